@@ -1,0 +1,423 @@
+"""The ingestion engine: read a file with DuckDB, map it onto a canonical table, account for every row.
+
+A loader describes *what* a file means as a :class:`Source`: how DuckDB reads it (every column as
+text, so reading never fails on a bad value), a primary :class:`Mapping` (canonical column ->
+SQL expression over the file's columns) and optional derived mappings (a catalogue derived
+from order lines, ...). The engine does the rest, in one transaction:
+
+1. read the file into a staging table; lines the CSV reader rejects (too many columns,
+   invalid UTF-8, ...) are kept with the reader's reason;
+2. cast every mapped column to its canonical type with ``TRY_CAST``/``try_strptime``, and give
+   each row every reason it fails: missing required value, unparsable value, a table check
+   (negative price, unknown event type, ...), duplicate key within the file or already in the
+   workspace;
+3. insert the good rows, quarantine the others with source, row number, raw row and reason,
+   and write an ``ingest_log`` line.
+
+So ``rows_read == rows_accepted + rows_quarantined`` always holds, a file ingested twice adds
+nothing the second time (same content fingerprint), and a file that cannot be read at all
+raises :class:`~shopml.core.errors.IngestError` and leaves the workspace as it was.
+No Python loop ever touches a row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from shopml.core.errors import IngestError, ValidationError
+from shopml.data.schema import TS, Table, duckdb_type, table
+
+_counter = itertools.count()
+
+
+def sql_str(value: str) -> str:
+    """Quote a Python string as a SQL literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """Quote a column name as a SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Col:
+    """How one canonical column is computed from a source row.
+
+    ``expr`` is SQL over the source columns (all text). ``parse`` says how text becomes the
+    canonical type where a plain cast is not enough: a ``strptime`` format such as
+    ``"%m/%d/%y %H:%M"``, or ``"epoch_s"`` / ``"epoch_ms"`` for Unix times.
+    """
+
+    expr: str
+    parse: str | None = None
+
+
+def col(name: str, parse: str | None = None) -> Col:
+    """A canonical column read straight from source column ``name``."""
+    return Col(ident(name), parse)
+
+
+def const(value: object) -> Col:
+    """A canonical column set to the same literal for every row."""
+    return Col("NULL" if value is None else sql_str(str(value)))
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Map the rows of a source relation onto a canonical table."""
+
+    table: str
+    columns: dict[str, Col | str]
+    # optional SQL over staged rows: for derived mappings, a complete SELECT giving the
+    # canonical columns by name (it may use the views ``_stage`` and ``_accepted``)
+    select: str | None = None
+
+    def resolved(self) -> dict[str, Col]:
+        return {k: (v if isinstance(v, Col) else Col(v)) for k, v in self.columns.items()}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file, how to read it, and what its rows mean."""
+
+    name: str
+    path: Path
+    reader: str  # a DuckDB relation over the file, all columns VARCHAR (see the reader helpers)
+    mapping: Mapping
+    derived: tuple[Mapping, ...] = ()
+    loader: str = "generic"
+
+
+# ---------------------------------------------------------------- readers (all text columns)
+
+
+def read_csv(
+    path: Path | str,
+    sep: str = ",",
+    header: bool = True,
+    columns: list[str] | None = None,
+    quote: str | None = '"',
+    encoding: str | None = None,
+) -> str:
+    """A DuckDB ``read_csv`` relation with every value as text and bad lines kept aside.
+
+    ``columns`` names the columns of a headerless file. Compression is detected from the name.
+    """
+    opts = [
+        sql_str(str(path)),
+        f"delim={sql_str(sep)}",
+        f"header={'true' if header else 'false'}",
+        "all_varchar=true",
+        "ignore_errors=true",
+        "store_rejects=true",
+        "rejects_table='{rejects}'",
+        "rejects_scan='{scans}'",
+        "null_padding=false",
+        "strict_mode=true",
+        "sample_size=-1",
+        "parallel=false",  # keeps file order, so row numbers are record numbers
+    ]
+    if quote is not None:
+        opts.append(f"quote={sql_str(quote)}")
+        opts.append(f"escape={sql_str(quote)}")
+    else:
+        opts.append("quote=''")
+        opts.append("escape=''")
+    if encoding:
+        opts.append(f"encoding={sql_str(encoding)}")
+    if columns is not None:
+        cols = ", ".join(f"{sql_str(c)}: 'VARCHAR'" for c in columns)
+        opts.append(f"columns={{{cols}}}")
+        opts.append("auto_detect=false")
+    return f"read_csv({', '.join(opts)})"
+
+
+def read_lines(path: Path | str) -> str:
+    """Each line of a (possibly gzipped) text file as one column ``line``: JSON lines,
+    whitespace-separated or fixed-width files are then parsed in SQL, row by row."""
+    return (
+        f"read_csv({sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', "
+        "escape='', header=false, auto_detect=false, all_varchar=true, ignore_errors=true, "
+        "store_rejects=true, rejects_table='{rejects}', rejects_scan='{scans}', parallel=false, "
+        "strict_mode=false)"
+    )
+
+
+def read_parquet(path: Path | str) -> str:
+    """A Parquet file with every column cast to text (types are re-derived by the mapping)."""
+    return f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet({sql_str(str(path))}))"
+
+
+# ---------------------------------------------------------------- the engine
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did, per source."""
+
+    source: str
+    path: str
+    table: str
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    skipped: bool = False  # same content already ingested
+    seconds: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+    derived: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def file_fingerprint(path: Path | str) -> str:
+    """SHA-256 of the file's bytes (content, not name or time, decides 'already ingested')."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _typed(c: Col, t: pa.DataType) -> tuple[str, str]:
+    """(raw text expression, typed expression) for a canonical column."""
+    raw = f"NULLIF(trim(CAST(({c.expr}) AS VARCHAR)), '')"
+    if t == pa.string():
+        return raw, raw
+    if t == TS or t == pa.date32():
+        if c.parse in ("epoch_s", "epoch_ms"):
+            scale = "1000.0" if c.parse == "epoch_ms" else "1.0"
+            typed = f"to_timestamp(TRY_CAST({raw} AS DOUBLE) / {scale})"
+        elif c.parse:
+            typed = f"try_strptime({raw}, {sql_str(c.parse)})"
+        else:
+            typed = f"TRY_CAST({raw} AS TIMESTAMPTZ)"
+        return raw, f"TRY_CAST({typed} AS {duckdb_type(t)})"
+    return raw, f"TRY_CAST({raw} AS {duckdb_type(t)})"
+
+
+def _check_sql(tbl: Table, cols: dict[str, Col]) -> tuple[list[str], str]:
+    """Typed select list and the SQL expression giving every reason a row is bad (or NULL)."""
+    select, reasons = [], []
+    for f in tbl.schema:
+        c = cols.get(f.name)
+        if c is None:
+            select.append(f"CAST(NULL AS {duckdb_type(f.type)}) AS {ident(f.name)}")
+            if f.name in tbl.required:
+                raise ValidationError(f"mapping for table {tbl.name!r} lacks required column {f.name!r}")
+            continue
+        raw, typed = _typed(c, f.type)
+        select.append(f"{typed} AS {ident(f.name)}")
+        if f.name in tbl.required:
+            reasons.append(f"CASE WHEN {raw} IS NULL THEN 'missing {f.name}' END")
+        if f.type != pa.string():
+            reasons.append(
+                f"CASE WHEN {raw} IS NOT NULL AND {typed} IS NULL "
+                f"THEN 'unparsable {f.name}: ' || left({raw}, 60) END"
+            )
+        elif f.name in tbl.json_columns:
+            reasons.append(
+                f"CASE WHEN {raw} IS NOT NULL AND NOT coalesce(json_valid({raw}), false) "
+                f"THEN 'invalid JSON in {f.name}' END"
+            )
+    return select, ", ".join(reasons) if reasons else "NULL"
+
+
+class Ingestor:
+    """Runs :class:`Source` objects against a DuckDB connection (used by Workspace)."""
+
+    def __init__(self, con) -> None:  # duckdb.DuckDBPyConnection
+        self.con = con
+
+    def _stage(self, src: Source, tag: str) -> tuple[list[str], int]:
+        rejects, scans = f"_rej_{tag}", f"_scan_{tag}"
+        reader = src.reader.replace("{rejects}", rejects).replace("{scans}", scans)
+        try:
+            self.con.execute(
+                f"CREATE TEMP TABLE _stage_{tag} AS "
+                f"SELECT row_number() OVER () AS _row, * FROM {reader}"
+            )
+        except Exception as exc:  # duckdb raises many types; all mean "cannot read this file"
+            raise IngestError(f"cannot read {src.path}: {str(exc).splitlines()[0]}") from exc
+        cols = [r[0] for r in self.con.execute(f"DESCRIBE _stage_{tag}").fetchall()]
+        n_rej = 0
+        if "store_rejects=true" in reader:
+            n_rej = self.con.execute(f"SELECT count(DISTINCT line) FROM {rejects}").fetchone()[0]
+        return [c for c in cols if c != "_row"], n_rej
+
+    def run(self, src: Source, force: bool = False) -> IngestReport:
+        import time
+
+        t0 = time.perf_counter()
+        path = Path(src.path)
+        if not path.exists():
+            raise IngestError(f"{path}: no such file")
+        if path.is_dir():
+            raise IngestError(f"{path}: is a folder, expected a file")
+        tbl = table(src.mapping.table)
+        report = IngestReport(source=src.name, path=str(path), table=tbl.name)
+        fp = file_fingerprint(path)
+        seen = self.con.execute(
+            "SELECT count(*) FROM ingest_log WHERE fingerprint = ? AND tables = ? AND loader = ?",
+            [fp, tbl.name, src.loader],
+        ).fetchone()[0]
+        if seen and not force:
+            report.skipped = True
+            return report
+
+        return self._execute(src, tbl, report, fp, t0)
+
+    def run_relation(self, src: Source) -> IngestReport:
+        """Ingest an in-memory relation (``Workspace.append``): same rules, no file fingerprint."""
+        import time
+
+        tbl = table(src.mapping.table)
+        report = IngestReport(source=src.name, path=str(src.path), table=tbl.name)
+        return self._execute(src, tbl, report, None, time.perf_counter())
+
+    def _execute(self, src: Source, tbl: Table, report: IngestReport, fp: str | None, t0: float) -> IngestReport:
+        import time
+
+        tag = f"{next(_counter)}"
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self._run_in_tx(src, tbl, tag, report)
+            report.seconds = time.perf_counter() - t0
+            self.con.execute(
+                "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
+                [src.name, src.loader, report.path, fp, report.rows_read, report.rows_accepted,
+                 report.rows_quarantined, tbl.name, report.seconds],
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            for t in (f"_stage_{tag}", f"_typed_{tag}", f"_rej_{tag}", f"_scan_{tag}"):
+                self.con.execute(f"DROP TABLE IF EXISTS {t}")
+            self.con.execute("DROP VIEW IF EXISTS _stage")
+            self.con.execute("DROP VIEW IF EXISTS _accepted")
+        return report
+
+    def _run_in_tx(self, src: Source, tbl: Table, tag: str, report: IngestReport) -> None:
+        stage_cols, n_rej = self._stage(src, tag)
+        stage, typed = f"_stage_{tag}", f"_typed_{tag}"
+        cols = src.mapping.resolved()
+        unknown = set(cols) - set(tbl.columns)
+        if unknown:
+            raise ValidationError(
+                f"{src.name}: table {tbl.name!r} has no column(s) {sorted(unknown)}; "
+                f"its columns are {tbl.columns}"
+            )
+        self._check_columns_exist(src, cols, stage_cols, stage)
+        select, reasons = _check_sql(tbl, cols)
+        self.con.execute(
+            f"CREATE TEMP TABLE {typed} AS SELECT _row, {', '.join(select)}, "
+            f"NULLIF(concat_ws('; ', {reasons}), '') AS _reason FROM {stage}"
+        )
+        self._apply_checks_and_keys(tbl, typed)
+        n_read = self.con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
+        report.rows_read = n_read + n_rej
+        collist = ", ".join(ident(c) for c in tbl.columns)
+        self.con.execute(
+            f"INSERT INTO {ident(tbl.name)} ({collist}) SELECT {collist} FROM {typed} "
+            "WHERE _reason IS NULL ORDER BY _row"
+        )
+        self.con.execute(
+            f"INSERT INTO quarantine SELECT {sql_str(src.name)}, {sql_str(tbl.name)}, t._row, "
+            f"to_json(s)::VARCHAR, t._reason, now() FROM {typed} t JOIN {stage} s USING (_row) "
+            "WHERE t._reason IS NOT NULL"
+        )
+        if n_rej:
+            self.con.execute(
+                f"INSERT INTO quarantine SELECT {sql_str(src.name)}, {sql_str(tbl.name)}, "
+                "line, any_value(csv_line), 'unreadable line: ' || string_agg(error_message, '; '), "
+                f"now() FROM _rej_{tag} GROUP BY line"
+            )
+        reasons_rows = self.con.execute(
+            f"SELECT _reason, count(*) FROM {typed} WHERE _reason IS NOT NULL GROUP BY 1"
+        ).fetchall()
+        report.reasons = {r: int(n) for r, n in reasons_rows}
+        if n_rej:
+            report.reasons["unreadable line"] = int(n_rej)
+        report.rows_quarantined = sum(report.reasons.values())
+        report.rows_accepted = report.rows_read - report.rows_quarantined
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW _stage AS SELECT * FROM {stage}")
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _accepted AS SELECT * FROM {typed} WHERE _reason IS NULL"
+        )
+        for d in src.derived:
+            report.derived[d.table] = self._derive(src, d, tag)
+
+    def _check_columns_exist(self, src: Source, cols: dict[str, Col], stage_cols: list[str], stage: str) -> None:
+        # Compile each expression alone so a wrong column name gives a clear message.
+        for name, c in cols.items():
+            try:
+                self.con.execute(f"SELECT {c.expr} FROM {stage} LIMIT 0")
+            except Exception as exc:
+                raise IngestError(
+                    f"{src.path}: cannot compute column {name!r} from {c.expr}: "
+                    f"{str(exc).splitlines()[0]} (the file has columns {stage_cols})"
+                ) from exc
+
+    def _apply_checks_and_keys(self, tbl: Table, typed: str) -> None:
+        for reason, pred in tbl.checks:
+            self.con.execute(
+                f"UPDATE {typed} SET _reason = concat_ws('; ', _reason, {sql_str(reason)}) "
+                f"WHERE coalesce({pred}, false)"
+            )
+        if not tbl.key:
+            return
+        key = ", ".join(ident(k) for k in tbl.key)
+        notnull = " AND ".join(f"{ident(k)} IS NOT NULL" for k in tbl.key)
+        # duplicates inside the file: the first occurrence wins
+        self.con.execute(
+            f"UPDATE {typed} SET _reason = 'duplicate key' WHERE _reason IS NULL AND {notnull} "
+            f"AND _row NOT IN (SELECT min(_row) FROM {typed} WHERE _reason IS NULL AND {notnull} "
+            f"GROUP BY {key})"
+        )
+        # keys the workspace already holds (another file, an earlier export)
+        self.con.execute(
+            f"UPDATE {typed} SET _reason = 'duplicate key: already in workspace' "
+            f"WHERE _reason IS NULL AND {notnull} AND ({key}) IN "
+            f"(SELECT ({key}) FROM {ident(tbl.name)})"
+        )
+
+    def _derive(self, src: Source, d: Mapping, tag: str) -> int:
+        """Insert rows derived from the accepted rows (e.g. a catalogue from order lines).
+
+        Derived rows never replace what the workspace holds (first writer wins per key) and
+        ones that fail a check are quarantined with row_number NULL.
+        """
+        tbl = table(d.table)
+        dtag = f"{tag}_{tbl.name}"
+        base = d.select if d.select else "SELECT * FROM _accepted"
+        cols = d.resolved() if d.columns else {c: Col(ident(c)) for c in tbl.columns}
+        select, reasons = _check_sql(tbl, cols)
+        self.con.execute(
+            f"CREATE TEMP TABLE _d_{dtag} AS SELECT NULL::BIGINT AS _row, {', '.join(select)}, "
+            f"NULLIF(concat_ws('; ', {reasons}), '') AS _reason FROM ({base}) AS _src"
+        )
+        self.con.execute(
+            f"UPDATE _d_{dtag} SET _row = rowid + 1"
+        )
+        self._apply_checks_and_keys(tbl, f"_d_{dtag}")
+        collist = ", ".join(ident(c) for c in tbl.columns)
+        n = self.con.execute(
+            f"INSERT INTO {ident(tbl.name)} ({collist}) SELECT {collist} FROM _d_{dtag} "
+            "WHERE _reason IS NULL"
+        ).fetchone()[0]
+        # rows that are already in the workspace are not problems of a derived table
+        self.con.execute(
+            f"INSERT INTO quarantine SELECT {sql_str(src.name + ' -> ' + tbl.name)}, "
+            f"{sql_str(tbl.name)}, NULL, to_json(d)::VARCHAR, d._reason, now() FROM _d_{dtag} d "
+            "WHERE d._reason IS NOT NULL AND d._reason NOT LIKE 'duplicate key%'"
+        )
+        self.con.execute(f"DROP TABLE _d_{dtag}")
+        return int(n)

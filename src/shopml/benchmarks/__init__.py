@@ -1,0 +1,1 @@
+"""Benchmark suites behind ``shopml bench CAPABILITY``; each writes JSON + Markdown to bench/results/."""

@@ -1,0 +1,136 @@
+"""The benchmark result format (DESIGN.md §4) and the registry of suites.
+
+A suite is a function ``run(dataset, data_dir=None, workspace=None, **options) -> BenchResult``
+registered with :func:`suite`. ``shopml bench CAPABILITY --dataset NAME`` finds it here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shopml.core.errors import ValidationError
+from shopml.core.persist import atomic_write_json, atomic_write_text
+
+SUITES: dict[str, Callable[..., BenchResult]] = {}
+SUITE_MODULES = {"recommend": "shopml.benchmarks.recommend"}
+
+
+def suite(capability: str) -> Callable:
+    """Decorator registering a suite function for a capability."""
+
+    def deco(fn: Callable[..., BenchResult]) -> Callable[..., BenchResult]:
+        SUITES[capability] = fn
+        return fn
+
+    return deco
+
+
+def get_suite(capability: str) -> Callable[..., BenchResult]:
+    import importlib
+
+    if capability not in SUITES and capability in SUITE_MODULES:
+        importlib.import_module(SUITE_MODULES[capability])
+    if capability not in SUITES:
+        raise ValidationError(f"no benchmark suite for {capability!r}; available: {sorted(SUITE_MODULES)}")
+    return SUITES[capability]
+
+
+def machine() -> str:
+    """One line describing where the numbers were measured."""
+    try:
+        import torch
+
+        threads = torch.get_num_threads()
+    except ImportError:  # pragma: no cover
+        threads = None
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {threads}, {platform.python_version()}"
+
+
+@dataclass
+class Row:
+    model: str
+    metrics: dict[str, float]
+    peer: bool = False
+    fit_seconds: float | None = None
+    predict_seconds: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. confidence intervals
+
+
+@dataclass
+class BenchResult:
+    capability: str
+    dataset: str
+    protocol: str
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    machine: str = field(default_factory=machine)
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "capability": self.capability,
+            "dataset": self.dataset,
+            "protocol": self.protocol,
+            "machine": self.machine,
+            "created": self.created,
+            "notes": self.notes,
+            "rows": [r.__dict__ for r in self.rows],
+        }
+
+    def markdown(self) -> str:
+        metrics = list(dict.fromkeys(m for r in self.rows for m in r.metrics))
+        head = ["model", "peer", *metrics, "fit s", "predict s"]
+        lines = [
+            f"# {self.capability} on {self.dataset}",
+            "",
+            f"Protocol: {self.protocol}  ",
+            f"Machine: {self.machine}  ",
+            f"Created: {self.created}",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+        ]
+        for r in self.rows:
+            cells = [r.model, "yes" if r.peer else ""]
+            cells += [_fmt(r.metrics.get(m)) for m in metrics]
+            cells += [_fmt(r.fit_seconds, 2), _fmt(r.predict_seconds, 2)]
+            lines.append("| " + " | ".join(cells) + " |")
+        if self.notes:
+            lines += ["", *[f"- {n}" for n in self.notes]]
+        return "\n".join(lines) + "\n"
+
+    def write(self, out: str | Path) -> Path:
+        """Write ``out`` (JSON) and the Markdown table next to it (same name, ``.md``)."""
+        out = Path(out)
+        atomic_write_json(out, self.as_dict())
+        atomic_write_text(out.with_suffix(".md"), self.markdown())
+        return out
+
+    @classmethod
+    def read(cls, path: str | Path) -> dict[str, Any]:
+        return json.loads(Path(path).read_text())
+
+
+def _fmt(v: float | None, digits: int = 4) -> str:
+    if v is None:
+        return ""
+    return f"{v:.{digits}f}"
+
+
+@contextmanager
+def timed(into: dict[str, float], key: str):
+    """Measure wall time of a block into ``into[key]`` (seconds)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        into[key] = time.perf_counter() - t0

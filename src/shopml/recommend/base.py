@@ -1,0 +1,405 @@
+"""The one contract every recommender follows.
+
+Public methods validate and translate ids; subclasses implement only the private hooks:
+
+- ``_fit(X: csr users×items, data: Interactions)`` learns state (attributes ending in ``_``);
+- ``_score(batch: Batch) -> ndarray (n, n_items)`` scores every item for each row of a batch.
+  A row is a known user (``user_idx >= 0``) or an unseen one known only by history
+  (``user_idx == -1``: ``recommend_for_history``); ``batch.histories`` (CSR) and
+  ``batch.sequences`` (time-ordered item arrays) hold what each row did;
+- ``_get_state() / _set_state(arrays)`` expose learned arrays for ``save``/``load``;
+- optionally ``_item_vectors()`` (embeddings for ``similar_items``/``explain``).
+
+Everything else — seen-item exclusion, business filters, top-k with ``argpartition``, batching
+over users, persistence as JSON + ``.npz`` (``allow_pickle=False``), explanations — lives here
+once, so every model gets it and the shared contract tests check it for every model.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from shopml.core.errors import ShopMLError, ValidationError
+from shopml.core.persist import atomic_write_bytes, atomic_write_json, read_json
+from shopml.core.vocab import Vocab
+from shopml.recommend.interactions import Interactions
+
+
+class NotFittedError(ShopMLError):
+    """A model was used before ``fit``."""
+
+
+@dataclass
+class Batch:
+    """Rows to score: known users and/or anonymous histories."""
+
+    user_idx: np.ndarray  # int64, -1 for a user the model has not seen
+    histories: sp.csr_matrix  # n × n_items, interaction weights
+    sequences: list[np.ndarray]  # per row, item indices in time order (oldest first)
+
+
+@dataclass
+class Filters:
+    """Business rules applied after scoring.
+
+    ``include_categories`` / ``exclude_categories`` need item categories at fit time
+    (``fit(..., items=frame with item_id, category)``); ``allowed_items`` (e.g. in stock) and
+    ``excluded_items`` are item ids.
+    """
+
+    include_categories: list[str] | None = None
+    exclude_categories: list[str] | None = None
+    allowed_items: list[str] | None = None
+    excluded_items: list[str] | None = None
+
+    @classmethod
+    def coerce(cls, f: Filters | dict | None) -> Filters | None:
+        if f is None or isinstance(f, Filters):
+            return f
+        unknown = set(f) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValidationError(f"unknown filter(s) {sorted(unknown)}; expected {sorted(cls.__dataclass_fields__)}")
+        return cls(**f)
+
+
+class Recommender(ABC):
+    """Base class: see the module docstring for the contract."""
+
+    #: models that should not exclude seen items by default (none so far) can override
+    batch_size: ClassVar[int] = 2048
+
+    # ----------------------------------------------------------------- parameters
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters, as given (scikit-learn style)."""
+        sig = inspect.signature(type(self).__init__)
+        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # ----------------------------------------------------------------- fit
+    def fit(
+        self,
+        interactions: Interactions | pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        **frame_kwargs: Any,
+    ) -> Recommender:
+        """Learn from interactions (an :class:`Interactions` or a frame user_id, item_id[, ts, weight]).
+
+        ``items`` (item_id, category, ...) enables category filters and content features.
+        """
+        data = (
+            interactions
+            if isinstance(interactions, Interactions)
+            else Interactions.from_frame(interactions, **frame_kwargs)
+        )
+        if data.matrix.nnz == 0:
+            raise ValidationError("cannot fit a recommender on zero interactions")
+        self.users_ = data.users
+        self.items_ = data.items
+        self.train_ = data.matrix.tocsr().astype(np.float32)
+        self.item_categories_ = self._align_categories(items)
+        self.item_metadata_ = self._align_items(items)
+        self._user_sequences_ = _split_sequences(data.sequences, data.n_users)
+        self._fit(self.train_, data)
+        return self
+
+    @abstractmethod
+    def _fit(self, X: sp.csr_matrix, data: Interactions) -> None: ...
+
+    @abstractmethod
+    def _score(self, batch: Batch) -> np.ndarray: ...
+
+    # ----------------------------------------------------------------- verbs
+    def recommend(
+        self,
+        user_ids: list | np.ndarray | pd.Series | str,
+        k: int = 10,
+        exclude_seen: bool = True,
+        filters: Filters | dict | None = None,
+        unknown: str = "error",
+    ) -> pd.DataFrame:
+        """Top-``k`` items for known users: frame ``user_id, item_id, score, rank``.
+
+        ``unknown='error'`` raises on a user the model has not seen; ``'popular'`` answers
+        them from an empty history (most models then fall back to popularity); ``'skip'`` drops them.
+        """
+        self._check_fitted()
+        ids = np.atleast_1d(np.asarray(user_ids, dtype=object)).astype(str)
+        k = self._check_k(k)
+        idx = self.users_.encode(ids, strict=False).astype(np.int64)
+        if (idx < 0).any():
+            if unknown == "error":
+                bad = ids[idx < 0][:5].tolist()
+                raise ValidationError(f"unknown user id(s) {bad}; use recommend_for_history or unknown='popular'")
+            if unknown == "skip":
+                ids, idx = ids[idx >= 0], idx[idx >= 0]
+            elif unknown != "popular":
+                raise ValidationError(f"unknown={unknown!r}; expected 'error', 'popular' or 'skip'")
+        mask = self._filter_mask(Filters.coerce(filters))
+        out = []
+        for start in range(0, len(idx), self.batch_size):
+            b_idx = idx[start : start + self.batch_size]
+            known = np.where(b_idx >= 0, b_idx, 0)
+            hist = self.train_[known]
+            hist = sp.diags((b_idx >= 0).astype(np.float32)) @ hist  # unknown users: empty history
+            seqs = [self._user_sequences_[u] if u >= 0 else np.empty(0, np.int64) for u in b_idx]
+            batch = Batch(b_idx, hist.tocsr(), seqs)
+            out.append(self._top_k(batch, ids[start : start + self.batch_size], k, exclude_seen, mask))
+        return _concat(out)
+
+    def recommend_for_history(
+        self,
+        item_ids: list | np.ndarray,
+        k: int = 10,
+        exclude_seen: bool = True,
+        filters: Filters | dict | None = None,
+    ) -> pd.DataFrame:
+        """Top-``k`` for a visitor the model has never seen, from the items they interacted with
+        (oldest first); unknown items are ignored. No retraining."""
+        self._check_fitted()
+        k = self._check_k(k)
+        seq = self.items_.encode(np.asarray(item_ids, dtype=object), strict=False)
+        seq = seq[seq >= 0].astype(np.int64)
+        hist = sp.csr_matrix(
+            (np.ones(len(seq), np.float32), (np.zeros(len(seq), np.int64), seq)), shape=(1, len(self.items_))
+        )
+        hist.sum_duplicates()
+        batch = Batch(np.array([-1]), hist, [seq])
+        return self._top_k(batch, np.array(["<history>"]), k, exclude_seen, self._filter_mask(Filters.coerce(filters)))
+
+    def similar_items(self, item_ids: list | np.ndarray | str, k: int = 10) -> pd.DataFrame:
+        """Items most similar to each given item: frame ``item_id, similar_item_id, score, rank``."""
+        self._check_fitted()
+        ids = np.atleast_1d(np.asarray(item_ids, dtype=object)).astype(str)
+        idx = self.items_.encode(ids)
+        sims = self._item_similarity(idx)
+        sims[np.arange(len(idx)), idx] = -np.inf
+        top, scores = _top_k_rows(sims, self._check_k(k))
+        return pd.DataFrame(
+            {
+                "item_id": np.repeat(ids, top.shape[1]),
+                "similar_item_id": self.items_.decode(top.ravel()),
+                "score": scores.ravel(),
+                "rank": np.tile(np.arange(1, top.shape[1] + 1), len(ids)),
+            }
+        )[np.isfinite(scores.ravel())].reset_index(drop=True)
+
+    def explain(self, user_id: str, item_id: str, n: int = 3) -> list[dict[str, Any]]:
+        """Why ``item_id`` is recommended to ``user_id``: the user's past items most similar to it."""
+        self._check_fitted()
+        u = int(self.users_.encode([user_id])[0])
+        i = int(self.items_.encode([item_id])[0])
+        hist = self.train_[u].indices
+        if len(hist) == 0:
+            return []
+        sims = self._item_similarity(np.array([i]))[0, hist]
+        order = np.argsort(-sims)[:n]
+        titles = self.item_metadata_.get("title") if self.item_metadata_ is not None else None
+        out = []
+        for j in order:
+            entry = {"because_of": str(self.items_.ids[hist[j]]), "similarity": float(sims[j])}
+            if titles is not None:
+                entry["title"] = titles[hist[j]]
+            out.append(entry)
+        return out
+
+    # ----------------------------------------------------------------- shared mechanics
+    def _item_vectors(self) -> np.ndarray | None:
+        """Item embeddings (n_items × d) where the model has them; None means co-occurrence."""
+        return None
+
+    def _item_similarity(self, item_idx: np.ndarray) -> np.ndarray:
+        vecs = self._item_vectors()
+        if vecs is None:
+            # cosine of item columns of the training matrix (co-occurrence)
+            X = self.train_.tocsc()
+            norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=0)).ravel()) + 1e-9
+            cols = X[:, item_idx]
+            sims = np.asarray((cols.T @ X).todense(), dtype=np.float32)
+            return sims / (norms[item_idx][:, None] * norms[None, :])
+        v = vecs / (np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-9)
+        return (v[item_idx] @ v.T).astype(np.float32)
+
+    def _top_k(self, batch: Batch, ids: np.ndarray, k: int, exclude_seen: bool, mask: np.ndarray | None) -> pd.DataFrame:
+        scores = np.asarray(self._score(batch), dtype=np.float32)
+        if scores.shape != (len(ids), len(self.items_)):
+            raise ShopMLError(f"{type(self).__name__}._score returned shape {scores.shape}")
+        if exclude_seen:
+            h = batch.histories.tocoo()
+            scores[h.row, h.col] = -np.inf
+        if mask is not None:
+            scores[:, ~mask] = -np.inf
+        top, top_scores = _top_k_rows(scores, k)
+        frame = pd.DataFrame(
+            {
+                "user_id": np.repeat(ids, top.shape[1]),
+                "item_id": self.items_.decode(top.ravel()),
+                "score": top_scores.ravel(),
+                "rank": np.tile(np.arange(1, top.shape[1] + 1), len(ids)),
+            }
+        )
+        return frame[np.isfinite(frame["score"].to_numpy())].reset_index(drop=True)
+
+    def top_k_indices(self, user_idx: np.ndarray, k: int, exclude_seen: bool = True) -> np.ndarray:
+        """Dense item indices of the top ``k`` for dense user indices: the evaluation fast path."""
+        self._check_fitted()
+        out = np.empty((len(user_idx), k), dtype=np.int64)
+        for start in range(0, len(user_idx), self.batch_size):
+            b = np.asarray(user_idx[start : start + self.batch_size], dtype=np.int64)
+            hist = self.train_[b]
+            batch = Batch(b, hist, [self._user_sequences_[u] for u in b])
+            scores = np.asarray(self._score(batch), dtype=np.float32)
+            if exclude_seen:
+                h = hist.tocoo()
+                scores[h.row, h.col] = -np.inf
+            out[start : start + len(b)] = _top_k_rows(scores, k)[0]
+        return out
+
+    def _filter_mask(self, f: Filters | None) -> np.ndarray | None:
+        if f is None:
+            return None
+        mask = np.ones(len(self.items_), dtype=bool)
+        if f.include_categories is not None or f.exclude_categories is not None:
+            if self.item_categories_ is None:
+                raise ValidationError("category filters need item categories: fit(..., items=frame with item_id, category)")
+            cats = self.item_categories_
+            if f.include_categories is not None:
+                mask &= np.isin(cats, f.include_categories)
+            if f.exclude_categories is not None:
+                mask &= ~np.isin(cats, f.exclude_categories)
+        if f.allowed_items is not None:
+            allowed = self.items_.encode(f.allowed_items, strict=False)
+            m = np.zeros_like(mask)
+            m[allowed[allowed >= 0]] = True
+            mask &= m
+        if f.excluded_items is not None:
+            ex = self.items_.encode(f.excluded_items, strict=False)
+            mask[ex[ex >= 0]] = False
+        return mask
+
+    def _align_items(self, items: pd.DataFrame | None) -> dict[str, np.ndarray] | None:
+        if items is None:
+            return None
+        if "item_id" not in items.columns:
+            raise ValidationError(f"items frame needs an item_id column; has {list(items.columns)}")
+        aligned = items.drop_duplicates("item_id").set_index(items.drop_duplicates("item_id")["item_id"].astype(str))
+        aligned = aligned.reindex(self.items_.ids)
+        return {c: aligned[c].to_numpy(dtype=object) for c in aligned.columns if c != "item_id"}
+
+    def _align_categories(self, items: pd.DataFrame | None) -> np.ndarray | None:
+        if items is None or "category" not in items.columns:
+            return None
+        s = items.drop_duplicates("item_id").set_index(items.drop_duplicates("item_id")["item_id"].astype(str))["category"]
+        return s.reindex(self.items_.ids).astype(object).to_numpy()
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "train_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
+
+    def _check_k(self, k: int) -> int:
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValidationError(f"k must be a positive integer, got {k!r}")
+        return int(min(k, len(self.items_)))
+
+    # ----------------------------------------------------------------- persistence
+    def _get_state(self) -> dict[str, np.ndarray]:
+        """Learned arrays to save (subclasses extend)."""
+        return {}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore learned arrays (subclasses extend)."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``model.json`` (class, params, vocabularies) and ``arrays.npz`` into folder ``path``."""
+        import io
+
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        X = self.train_
+        arrays = {f"state.{k}": np.asarray(v) for k, v in self._get_state().items()}
+        arrays.update({"train.data": X.data, "train.indices": X.indices, "train.indptr": X.indptr})
+        if self.item_categories_ is not None:
+            arrays["item_categories"] = self.item_categories_.astype(str)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(path / "arrays.npz", buf.getvalue())
+        atomic_write_json(
+            path / "model.json",
+            {
+                "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "params": self.get_params(),
+                "users": self.users_.ids.tolist(),
+                "items": self.items_.ids.tolist(),
+                "sequences_order": "ts",
+            },
+        )
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender:
+        """Load a model saved by :meth:`save`. Only JSON and non-pickled arrays are read."""
+        import importlib
+
+        path = Path(path)
+        meta = read_json(path / "model.json")
+        module, _, name = meta["class"].rpartition(".")
+        if not module.startswith("shopml."):
+            raise ValidationError(f"refusing to load class {meta['class']!r} from outside shopml")
+        klass = getattr(importlib.import_module(module), name)
+        if not (isinstance(klass, type) and issubclass(klass, Recommender)):
+            raise ValidationError(f"{meta['class']} is not a Recommender")
+        model = klass(**meta["params"])
+        with np.load(path / "arrays.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        model.users_ = Vocab(meta["users"])
+        model.items_ = Vocab(meta["items"])
+        model.train_ = sp.csr_matrix(
+            (arrays["train.data"], arrays["train.indices"], arrays["train.indptr"]),
+            shape=(len(model.users_), len(model.items_)),
+        )
+        cats = arrays.get("item_categories")
+        model.item_categories_ = cats.astype(object) if cats is not None else None
+        model.item_metadata_ = None
+        # time order is not stored; rebuild per-user sequences from the matrix (index order)
+        X = model.train_
+        model._user_sequences_ = [X.indices[X.indptr[u] : X.indptr[u + 1]].astype(np.int64) for u in range(X.shape[0])]
+        model._set_state({k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")})
+        return model
+
+
+def _top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the ``k`` largest entries per row, best first (argpartition + sort of k)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def _split_sequences(seq: pd.DataFrame, n_users: int) -> list[np.ndarray]:
+    """Per-user arrays of item indices in time order (``seq`` is sorted by user, ts)."""
+    users = seq["user"].to_numpy()
+    items = seq["item"].to_numpy().astype(np.int64)
+    bounds = np.searchsorted(users, np.arange(n_users + 1))
+    return [items[bounds[u] : bounds[u + 1]] for u in range(n_users)]
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    if not frames:
+        return pd.DataFrame({"user_id": [], "item_id": [], "score": [], "rank": []})
+    return pd.concat(frames, ignore_index=True)
+
+
+__all__ = ["Batch", "Filters", "NotFittedError", "Recommender", "json"]

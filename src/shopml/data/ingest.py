@@ -99,7 +99,7 @@ class Source:
 
 def read_csv(
     path: Path | str,
-    sep: str = ",",
+    sep: str | None = ",",
     header: bool = True,
     columns: list[str] | None = None,
     quote: str | None = '"',
@@ -107,11 +107,11 @@ def read_csv(
 ) -> str:
     """A DuckDB ``read_csv`` relation with every value as text and bad lines kept aside.
 
-    ``columns`` names the columns of a headerless file. Compression is detected from the name.
+    ``columns`` names the columns of a headerless file; ``sep=None`` sniffs the delimiter.
+    Compression is detected from the name.
     """
     opts = [
         sql_str(str(path)),
-        f"delim={sql_str(sep)}",
         f"header={'true' if header else 'false'}",
         "all_varchar=true",
         "ignore_errors=true",
@@ -123,6 +123,8 @@ def read_csv(
         "sample_size=-1",
         "parallel=false",  # keeps file order, so row numbers are record numbers
     ]
+    if sep is not None:  # None: let DuckDB's sniffer find the delimiter
+        opts.append(f"delim={sql_str(sep)}")
     if quote is not None:
         opts.append(f"quote={sql_str(quote)}")
         opts.append(f"escape={sql_str(quote)}")
@@ -262,6 +264,7 @@ class Ingestor:
             raise IngestError(f"{path}: is a folder, expected a file")
         tbl = table(src.mapping.table)
         report = IngestReport(source=src.name, path=str(path), table=tbl.name)
+        self._probe(src)  # a wrong mapping fails now, even for a file ingested before
         fp = file_fingerprint(path)
         seen = self.con.execute(
             "SELECT count(*) FROM ingest_log WHERE fingerprint = ? AND tables = ? AND loader = ?",
@@ -277,6 +280,7 @@ class Ingestor:
         """Ingest an in-memory relation (``Workspace.append``): same rules, no file fingerprint."""
         import time
 
+        self._probe(src)
         tbl = table(src.mapping.table)
         report = IngestReport(source=src.name, path=str(src.path), table=tbl.name)
         return self._execute(src, tbl, report, None, time.perf_counter())
@@ -306,16 +310,9 @@ class Ingestor:
         return report
 
     def _run_in_tx(self, src: Source, tbl: Table, tag: str, report: IngestReport) -> None:
-        stage_cols, n_rej = self._stage(src, tag)
+        _, n_rej = self._stage(src, tag)
         stage, typed = f"_stage_{tag}", f"_typed_{tag}"
         cols = src.mapping.resolved()
-        unknown = set(cols) - set(tbl.columns)
-        if unknown:
-            raise ValidationError(
-                f"{src.name}: table {tbl.name!r} has no column(s) {sorted(unknown)}; "
-                f"its columns are {tbl.columns}"
-            )
-        self._check_columns_exist(src, cols, stage_cols, stage)
         select, reasons = _check_sql(tbl, cols)
         self.con.execute(
             f"CREATE TEMP TABLE {typed} AS SELECT _row, {', '.join(select)}, "
@@ -354,6 +351,29 @@ class Ingestor:
         )
         for d in src.derived:
             report.derived[d.table] = self._derive(src, d, tag)
+
+    def _probe(self, src: Source) -> None:
+        """Bind the reader and the mapping without reading the data (errors name file and column)."""
+        tag = f"probe_{next(_counter)}"
+        reader = src.reader.replace("{rejects}", f"_rej_{tag}").replace("{scans}", f"_scan_{tag}")
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW _probe AS SELECT 0::BIGINT AS _row, * FROM {reader}")
+            cols = [r[0] for r in self.con.execute("DESCRIBE _probe").fetchall()]
+        except Exception as exc:
+            raise IngestError(f"cannot read {src.path}: {str(exc).splitlines()[0]}") from exc
+        try:
+            tbl = table(src.mapping.table)
+            unknown = set(src.mapping.columns) - set(tbl.columns)
+            if unknown:
+                raise ValidationError(
+                    f"{src.name}: table {tbl.name!r} has no column(s) {sorted(unknown)}; "
+                    f"its columns are {tbl.columns}"
+                )
+            self._check_columns_exist(src, src.mapping.resolved(), [c for c in cols if c != "_row"], "_probe")
+        finally:
+            self.con.execute("DROP VIEW IF EXISTS _probe")
+            self.con.execute(f"DROP TABLE IF EXISTS _rej_{tag}")
+            self.con.execute(f"DROP TABLE IF EXISTS _scan_{tag}")
 
     def _check_columns_exist(self, src: Source, cols: dict[str, Col], stage_cols: list[str], stage: str) -> None:
         # Compile each expression alone so a wrong column name gives a clear message.

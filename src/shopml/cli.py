@@ -22,7 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err = Console(stderr=True)
+say = Console(soft_wrap=True)  # plain messages: never wrapped mid-word
+err = Console(stderr=True, soft_wrap=True)
 
 WORKSPACE_OPT = typer.Option("shopml.duckdb", "--workspace", "-w", help="Workspace DuckDB file.")
 
@@ -37,7 +38,7 @@ def _report_table(reports) -> RichTable:
     for c in ("source", "table", "read", "accepted", "quarantined", "seconds", "note"):
         t.add_column(c, justify="right" if c in ("read", "accepted", "quarantined", "seconds") else "left")
     for r in reports:
-        note = "already ingested (same content): nothing added" if r.skipped else ", ".join(
+        note = "skipped" if r.skipped else ", ".join(
             f"{k}: {v}" for k, v in sorted(r.reasons.items(), key=lambda kv: -kv[1])[:3]
         )
         if r.derived:
@@ -102,7 +103,14 @@ def ingest(
                 reports = ws.ingest_dataset(name, path, force=force)
     except ShopMLError as exc:
         _fail(exc)
+    _print_reports(reports)
+
+
+def _print_reports(reports) -> None:
     console.print(_report_table(reports))
+    for r in reports:
+        if r.skipped:
+            say.print(f"{r.source}: already ingested (same content), nothing added; --force ingests again")
 
 
 @app.command()

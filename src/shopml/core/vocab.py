@@ -19,8 +19,7 @@ class Vocab:
     """
 
     def __init__(self, ids: Iterable[object] = ()) -> None:
-        values = pd.Index(pd.unique(pd.Series(list(ids) if not isinstance(ids, (pd.Series, np.ndarray, pd.Index)) else ids, dtype="object").astype(str)))
-        self._index = values
+        self._index = pd.Index(pd.unique(_as_str_series(ids)))
 
     @classmethod
     def from_ids(cls, ids: Iterable[object]) -> Vocab:
@@ -40,7 +39,7 @@ class Vocab:
 
     def encode(self, ids: Iterable[object], strict: bool = True) -> np.ndarray:
         """Map external ids to int32 indices; unknown ids raise, or give -1 if not ``strict``."""
-        arr = pd.Series(ids if isinstance(ids, (pd.Series, np.ndarray, list)) else list(ids), dtype="object").astype(str)
+        arr = _as_str_series(ids)
         codes = self._index.get_indexer(arr).astype(np.int32)
         if strict and (codes < 0).any():
             missing = arr[codes < 0].unique()[:5].tolist()
@@ -56,7 +55,7 @@ class Vocab:
 
     def extend(self, ids: Iterable[object]) -> np.ndarray:
         """Add unseen ids at the end (for online learning); return all given ids' indices."""
-        arr = pd.Series(list(ids), dtype="object").astype(str)
+        arr = _as_str_series(ids)
         new = pd.Index(arr[~arr.isin(self._index)].unique())
         if len(new):
             self._index = self._index.append(new)
@@ -74,3 +73,10 @@ class Vocab:
         from shopml.core.persist import read_json
 
         return cls(read_json(path))
+
+
+def _as_str_series(ids: Iterable[object]) -> pd.Series:
+    """Ids as a pandas Series of str (vectorised; one conversion for any iterable)."""
+    if not isinstance(ids, (pd.Series, np.ndarray, pd.Index, list, tuple)):
+        ids = list(ids)
+    return pd.Series(np.asarray(ids, dtype=object), dtype="object").astype(str)

@@ -77,6 +77,9 @@ class Mapping:
     # optional SQL over staged rows: for derived mappings, a complete SELECT giving the
     # canonical columns by name (it may use the views ``_stage`` and ``_accepted``)
     select: str | None = None
+    # (reason, SQL over the *source* columns that is TRUE for a bad row): source-level rules
+    # the canonical checks cannot see, e.g. "malformed JSON line"
+    checks: tuple[tuple[str, str], ...] = ()
 
     def resolved(self) -> dict[str, Col]:
         return {k: (v if isinstance(v, Col) else Col(v)) for k, v in self.columns.items()}
@@ -88,7 +91,9 @@ class Source:
 
     name: str
     path: Path
-    reader: str  # a DuckDB relation over the file, all columns VARCHAR (see the reader helpers)
+    # a DuckDB relation over the file, all columns VARCHAR (see the reader helpers); a reader
+    # that joins lookup files must keep the main file's row order (rows are numbered as received)
+    reader: str
     mapping: Mapping
     derived: tuple[Mapping, ...] = ()
     loader: str = "generic"
@@ -104,25 +109,26 @@ def read_csv(
     columns: list[str] | None = None,
     quote: str | None = '"',
     encoding: str | None = None,
+    rejects: bool = True,
 ) -> str:
     """A DuckDB ``read_csv`` relation with every value as text and bad lines kept aside.
 
     ``columns`` names the columns of a headerless file; ``sep=None`` sniffs the delimiter.
+    ``rejects=False`` is for lookup files joined into a reader: a bad line there fails the ingest
+    (only the main file's rows are accounted for).
     Compression is detected from the name.
     """
     opts = [
         sql_str(str(path)),
         f"header={'true' if header else 'false'}",
         "all_varchar=true",
-        "ignore_errors=true",
-        "store_rejects=true",
-        "rejects_table='{rejects}'",
-        "rejects_scan='{scans}'",
         "null_padding=false",
         "strict_mode=true",
         "sample_size=-1",
         "parallel=false",  # keeps file order, so row numbers are record numbers
     ]
+    if rejects:
+        opts += ["ignore_errors=true", "store_rejects=true", "rejects_table='{rejects}'", "rejects_scan='{scans}'"]
     if sep is not None:  # None: let DuckDB's sniffer find the delimiter
         opts.append(f"delim={sql_str(sep)}")
     if quote is not None:
@@ -314,6 +320,8 @@ class Ingestor:
         stage, typed = f"_stage_{tag}", f"_typed_{tag}"
         cols = src.mapping.resolved()
         select, reasons = _check_sql(tbl, cols)
+        for reason, pred in src.mapping.checks:
+            reasons += f", CASE WHEN coalesce(({pred}), false) THEN {sql_str(reason)} END"
         self.con.execute(
             f"CREATE TEMP TABLE {typed} AS SELECT _row, {', '.join(select)}, "
             f"NULLIF(concat_ws('; ', {reasons}), '') AS _reason FROM {stage}"

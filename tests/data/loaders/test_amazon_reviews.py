@@ -102,6 +102,6 @@ def test_malformed_lines_are_quarantined_not_fatal(tmp_path):
         assert got.review_id == "U1_I1_1472688000" and json.loads(got.attributes)["vote"] == 1200
         q = ws.sql("SELECT row_number, raw, reason FROM quarantine ORDER BY row_number")
         assert q.row_number.tolist() == [2, 3, 4, 5]
-        assert all("missing review_id" in r for r in q.reason[:3])
+        assert all("malformed JSON line" in r for r in q.reason[:3])
         assert "this is not json at all" in q.raw[1]
         assert "unparsable ts: yesterday" in q.reason[3]

@@ -71,6 +71,7 @@ class AmazonReviews(Loader):
                     f"'style', coalesce({clean_style}, {style}))"
                 ),
             },
+            checks=(("malformed JSON line", "NOT coalesce(json_valid(line), false)"),),
         )
         return [
             Source(

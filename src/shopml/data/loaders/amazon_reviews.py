@@ -71,7 +71,7 @@ class AmazonReviews(Loader):
                     f"'style', coalesce({clean_style}, {style}))"
                 ),
             },
-            checks=(("malformed JSON line", "NOT coalesce(json_valid(line), false)"),),
+            checks=(("malformed JSON line", "NOT coalesce(json_valid(line) AND json_type(line) = 'OBJECT', false)"),),
         )
         return [
             Source(

@@ -71,7 +71,14 @@ class AmazonReviews(Loader):
                     f"'style', coalesce({clean_style}, {style}))"
                 ),
             },
-            checks=(("malformed JSON line", "NOT coalesce(json_valid(line) AND json_type(line) = 'OBJECT', false)"),),
+            # CASE, not AND: DuckDB evaluates both sides and json_type raises on bad JSON
+            checks=(
+                (
+                    "malformed JSON line",
+                    "CASE WHEN coalesce(json_valid(line), false) "
+                    "THEN json_type(line) <> 'OBJECT' ELSE true END",
+                ),
+            ),
         )
         return [
             Source(

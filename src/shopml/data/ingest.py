@@ -364,6 +364,8 @@ class Ingestor:
         """Bind the reader and the mapping without reading the data (errors name file and column)."""
         tag = f"probe_{next(_counter)}"
         reader = src.reader.replace("{rejects}", f"_rej_{tag}").replace("{scans}", f"_scan_{tag}")
+        # binding only needs the header: do not let the sniffer read the whole file here
+        reader = reader.replace("sample_size=-1", "sample_size=2048")
         try:
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW _probe AS SELECT 0::BIGINT AS _row, * FROM {reader}")
             cols = [r[0] for r in self.con.execute("DESCRIBE _probe").fetchall()]
@@ -429,14 +431,12 @@ class Ingestor:
         cols = d.resolved() if d.columns else {c: Col(ident(c)) for c in tbl.columns}
         select, reasons = _check_sql(tbl, cols)
         self.con.execute(
-            f"CREATE TEMP TABLE _d_{dtag} AS SELECT NULL::BIGINT AS _row, {', '.join(select)}, "
+            f"CREATE TEMP TABLE _d_{dtag} AS SELECT row_number() OVER () AS _row, {', '.join(select)}, "
             f"NULLIF(concat_ws('; ', {reasons}), '') AS _reason FROM ({base}) AS _src"
-        )
-        self.con.execute(
-            f"UPDATE _d_{dtag} SET _row = rowid + 1"
         )
         self._apply_checks_and_keys(tbl, f"_d_{dtag}")
         collist = ", ".join(ident(c) for c in tbl.columns)
+        fields = ", ".join(f"{sql_str(c)}, d.{ident(c)}" for c in tbl.columns)
         n = self.con.execute(
             f"INSERT INTO {ident(tbl.name)} ({collist}) SELECT {collist} FROM _d_{dtag} "
             "WHERE _reason IS NULL"
@@ -444,7 +444,7 @@ class Ingestor:
         # rows that are already in the workspace are not problems of a derived table
         self.con.execute(
             f"INSERT INTO quarantine SELECT {sql_str(src.name + ' -> ' + tbl.name)}, "
-            f"{sql_str(tbl.name)}, NULL, to_json(d)::VARCHAR, d._reason, now() FROM _d_{dtag} d "
+            f"{sql_str(tbl.name)}, NULL, json_object({fields})::VARCHAR, d._reason, now() FROM _d_{dtag} d "
             "WHERE d._reason IS NOT NULL AND d._reason NOT LIKE 'duplicate key%'"
         )
         self.con.execute(f"DROP TABLE _d_{dtag}")

@@ -73,6 +73,7 @@ class Loader(ABC):
             out = target / fname
             if out.exists():
                 continue
+            out.parent.mkdir(parents=True, exist_ok=True)
             tmp = out.with_suffix(out.suffix + ".part")
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as fh:

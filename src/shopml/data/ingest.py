@@ -367,7 +367,10 @@ class Ingestor:
         # binding only needs the header: do not let the sniffer read the whole file here
         reader = reader.replace("sample_size=-1", "sample_size=2048")
         try:
-            self.con.execute(f"CREATE OR REPLACE TEMP VIEW _probe AS SELECT 0::BIGINT AS _row, * FROM {reader}")
+            # an empty table with the file's columns: expressions bind against it without re-reading
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _probe AS SELECT 0::BIGINT AS _row, * FROM {reader} LIMIT 0"
+            )
             cols = [r[0] for r in self.con.execute("DESCRIBE _probe").fetchall()]
         except Exception as exc:
             raise IngestError(f"cannot read {src.path}: {str(exc).splitlines()[0]}") from exc
@@ -381,7 +384,7 @@ class Ingestor:
                 )
             self._check_columns_exist(src, src.mapping.resolved(), [c for c in cols if c != "_row"], "_probe")
         finally:
-            self.con.execute("DROP VIEW IF EXISTS _probe")
+            self.con.execute("DROP TABLE IF EXISTS _probe")
             self.con.execute(f"DROP TABLE IF EXISTS _rej_{tag}")
             self.con.execute(f"DROP TABLE IF EXISTS _scan_{tag}")
 
@@ -389,7 +392,7 @@ class Ingestor:
         # Compile each expression alone so a wrong column name gives a clear message.
         for name, c in cols.items():
             try:
-                self.con.execute(f"SELECT {c.expr} FROM {stage} LIMIT 0")
+                self.con.execute(f"DESCRIBE SELECT {c.expr} FROM {stage}")  # binds, runs nothing
             except Exception as exc:
                 raise IngestError(
                     f"{src.path}: cannot compute column {name!r} from {c.expr}: "

@@ -33,6 +33,7 @@ class Workspace:
         except duckdb.Error as exc:
             raise DataError(f"cannot open workspace {self.path}: {exc}") from exc
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
         threads = os.environ.get("SHOPML_DUCKDB_THREADS")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")

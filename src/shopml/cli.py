@@ -183,6 +183,7 @@ def bench(
     data_dir: Optional[Path] = typer.Option(None, help="Data directory (default $SHOPML_DATA_DIR or ../shared/data)."),
     out: Optional[Path] = typer.Option(None, help="Result JSON (a Markdown table is written next to it)."),
     quick: bool = typer.Option(False, help="A fast, smaller run (smoke test, not for reporting)."),
+    task: Optional[str] = typer.Option(None, help="The task, for capabilities with several (predict: clv, ...)."),
 ) -> None:
     """Run a capability's benchmark suite; writes JSON + Markdown (default bench/results/)."""
     from shopml.benchmarks.runner import get_suite
@@ -193,11 +194,12 @@ def bench(
         os.environ["SHOPML_DATA_DIR"] = str(data_dir)
     try:
         run = get_suite(capability)
-        result = run(dataset=dataset, workspace=workspace, quick=quick)
+        kwargs = {"task": task} if task else {}
+        result = run(dataset=dataset, workspace=workspace, quick=quick, **kwargs)
     except ShopMLError as exc:
         _fail(exc)
-    label = dataset or Path(str(workspace)).stem
-    out = out or Path("bench/results") / f"{capability}_{label}{'_quick' if quick else ''}.json"
+    label = "_".join(filter(None, [capability, task, dataset or Path(str(workspace)).stem]))
+    out = out or Path("bench/results") / f"{label}{'_quick' if quick else ''}.json"
     result.write(out)
     console.print(result.markdown())
     console.print(f"wrote {out} and {out.with_suffix('.md')}")

@@ -20,7 +20,7 @@ from shopml.core.errors import ValidationError
 from shopml.core.persist import atomic_write_json, atomic_write_text
 
 SUITES: dict[str, Callable[..., BenchResult]] = {}
-SUITE_MODULES = {"recommend": "shopml.benchmarks.recommend"}
+SUITE_MODULES = {"recommend": "shopml.benchmarks.recommend", "predict": "shopml.benchmarks.predict", "search": "shopml.benchmarks.search"}
 
 
 def suite(capability: str) -> Callable:

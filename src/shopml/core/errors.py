@@ -15,3 +15,7 @@ class DataError(ShopMLError):
 
 class IngestError(DataError):
     """A source file could not be ingested at all; the workspace is left unchanged."""
+
+
+class NotFittedError(ShopMLError):
+    """A model was used before ``fit`` (or ``load``)."""

@@ -28,14 +28,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from shopml.core.errors import ShopMLError, ValidationError
+from shopml.core.errors import NotFittedError, ShopMLError, ValidationError
 from shopml.core.persist import atomic_write_bytes, atomic_write_json, read_json
 from shopml.core.vocab import Vocab
 from shopml.recommend.interactions import Interactions
 
 
-class NotFittedError(ShopMLError):
-    """A model was used before ``fit``."""
 
 
 @dataclass
@@ -230,6 +228,20 @@ class Recommender(ABC):
             return sims / (norms[item_idx][:, None] * norms[None, :])
         v = vecs / (np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-9)
         return (v[item_idx] @ v.T).astype(np.float32)
+
+    def _popularity_fallback(self, scores: np.ndarray, batch: Batch) -> np.ndarray:
+        """Give rows with an empty history (cold users) the items' training popularity.
+
+        A helper for ``_score`` of models whose scores are all zero without a history.
+        """
+        empty = np.diff(batch.histories.indptr) == 0
+        if empty.any():
+            pop = getattr(self, "_popularity_", None)
+            if pop is None or len(pop) != self.train_.shape[1]:
+                pop = np.bincount(self.train_.indices, minlength=self.train_.shape[1]).astype(np.float32)
+                self._popularity_ = pop
+            scores[empty] = pop
+        return scores
 
     def _top_k(self, batch: Batch, ids: np.ndarray, k: int, exclude_seen: bool, mask: np.ndarray | None) -> pd.DataFrame:
         scores = np.asarray(self._score(batch), dtype=np.float32)

@@ -256,7 +256,7 @@ class Ingestor:
         cols = [r[0] for r in self.con.execute(f"DESCRIBE _stage_{tag}").fetchall()]
         n_rej = 0
         if "store_rejects=true" in reader:
-            n_rej = self.con.execute(f"SELECT count(DISTINCT line) FROM {rejects}").fetchone()[0]
+            n_rej = self.con.execute(f"SELECT count(DISTINCT line) FROM {rejects}").fetchall()[0][0]
         return [c for c in cols if c != "_row"], n_rej
 
     def run(self, src: Source, force: bool = False) -> IngestReport:
@@ -275,7 +275,7 @@ class Ingestor:
         seen = self.con.execute(
             "SELECT count(*) FROM ingest_log WHERE fingerprint = ? AND tables = ? AND loader = ?",
             [fp, tbl.name, src.loader],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if seen and not force:
             report.skipped = True
             return report
@@ -327,7 +327,7 @@ class Ingestor:
             f"NULLIF(concat_ws('; ', {reasons}), '') AS _reason FROM {stage}"
         )
         self._apply_checks_and_keys(tbl, typed)
-        n_read = self.con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
+        n_read = self.con.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0]
         report.rows_read = n_read + n_rej
         collist = ", ".join(ident(c) for c in tbl.columns)
         self.con.execute(
@@ -443,7 +443,7 @@ class Ingestor:
         n = self.con.execute(
             f"INSERT INTO {ident(tbl.name)} ({collist}) SELECT {collist} FROM _d_{dtag} "
             "WHERE _reason IS NULL"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         # rows that are already in the workspace are not problems of a derived table
         self.con.execute(
             f"INSERT INTO quarantine SELECT {sql_str(src.name + ' -> ' + tbl.name)}, "

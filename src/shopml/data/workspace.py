@@ -122,7 +122,7 @@ class Workspace:
         """Number of rows in a table (canonical, ``quarantine`` or ``ingest_log``)."""
         if name not in TABLES and name not in ("quarantine", "ingest_log"):
             table(name)  # raises a clear error
-        return int(self.con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+        return int(self.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
 
     def info(self) -> dict[str, Any]:
         """Row counts and time ranges per table, quarantine counts per reason, ingest history."""
@@ -131,9 +131,9 @@ class Workspace:
             entry: dict[str, Any] = {"rows": self.count(name)}
             for c in ("ts", "date", "signup_ts"):
                 if c in t.columns and entry["rows"]:
-                    lo, hi = self.con.execute(f'SELECT min("{c}"), max("{c}") FROM "{name}"').fetchone()
+                    lo, hi = self.con.execute(f'SELECT min("{c}"), max("{c}") FROM "{name}"').fetchall()[0]
                     if lo is not None:
-                        entry["time_range"] = [str(lo), str(hi)]
+                        entry["time_range"] = [_iso(lo), _iso(hi)]
                     break
             tables[name] = entry
         reasons = self.con.execute(
@@ -158,7 +158,7 @@ class Workspace:
     def fingerprint(self, name: str) -> str:
         """A cheap content fingerprint of a table (row count + order-free hash), for caching and registry metadata."""
         tbl = table(name)
-        n, h = self.con.execute(f'SELECT count(*), coalesce(bit_xor(hash(t)), 0) FROM "{tbl.name}" t').fetchone()
+        n, h = self.con.execute(f'SELECT count(*), coalesce(bit_xor(hash(t)), 0) FROM "{tbl.name}" t').fetchall()[0]
         return f"{n}:{h:x}"
 
     def to_json(self) -> str:
@@ -173,3 +173,10 @@ def _as_text(expr: str, t: pa.DataType) -> str:
     if pa.types.is_timestamp(t):
         return f"strftime(CAST({expr} AS TIMESTAMPTZ), '%Y-%m-%d %H:%M:%S.%f+00')"
     return expr
+
+
+def _iso(value: Any) -> str:
+    """A time as ISO text to the second (UTC 'Z'), a date as YYYY-MM-DD."""
+    if hasattr(value, "hour"):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)

@@ -51,7 +51,9 @@ class Col:
 
     ``expr`` is SQL over the source columns (all text). ``parse`` says how text becomes the
     canonical type where a plain cast is not enough: a ``strptime`` format such as
-    ``"%m/%d/%y %H:%M"``, or ``"epoch_s"`` / ``"epoch_ms"`` for Unix times.
+    ``"%m/%d/%y %H:%M"``, or ``"epoch_s"`` / ``"epoch_ms"`` for Unix times, or ``"typed"``
+    when ``expr`` already has a SQL type castable to the canonical one (in-memory frames:
+    no round trip through text).
     """
 
     expr: str
@@ -195,6 +197,8 @@ def file_fingerprint(path: Path | str) -> str:
 
 def _typed(c: Col, t: pa.DataType) -> tuple[str, str]:
     """(raw text expression, typed expression) for a canonical column."""
+    if c.parse == "typed" and t != pa.string():
+        return f"({c.expr})", f"TRY_CAST(({c.expr}) AS {duckdb_type(t)})"
     raw = f"NULLIF(trim(CAST(({c.expr}) AS VARCHAR)), '')"
     if t == pa.string():
         return raw, raw
@@ -227,7 +231,7 @@ def _check_sql(tbl: Table, cols: dict[str, Col]) -> tuple[list[str], str]:
         if f.type != pa.string():
             reasons.append(
                 f"CASE WHEN {raw} IS NOT NULL AND {typed} IS NULL "
-                f"THEN 'unparsable {f.name}: ' || left({raw}, 60) END"
+                f"THEN 'unparsable {f.name}: ' || left(CAST({raw} AS VARCHAR), 60) END"
             )
         elif f.name in tbl.json_columns:
             reasons.append(

@@ -94,7 +94,7 @@ class Workspace:
                 name=source,
                 path=Path(self.path),
                 reader=f"(SELECT * FROM {view})",
-                mapping=Mapping(name, {c: Col(_as_text(ident(c), arrow.schema.field(c).type)) for c in arrow.column_names}),
+                mapping=Mapping(name, {c: _column(ident(c), arrow.schema.field(c).type) for c in arrow.column_names}),
                 loader="append",
             )
             return Ingestor(self.con).run_relation(src)
@@ -165,14 +165,16 @@ class Workspace:
         return json.dumps(self.info(), indent=2, default=str)
 
 
-def _as_text(expr: str, t: pa.DataType) -> str:
-    """Text form of an in-memory column, so appended frames go through the same casts as files.
+def _column(expr: str, t: pa.DataType):
+    """How an in-memory column maps: typed values are cast directly (naive times are UTC),
+    text goes through the same parsing as files."""
+    from shopml.data.ingest import Col
 
-    Timestamps keep their instant (ISO with offset); everything else is a plain cast.
-    """
-    if pa.types.is_timestamp(t):
-        return f"strftime(CAST({expr} AS TIMESTAMPTZ), '%Y-%m-%d %H:%M:%S.%f+00')"
-    return expr
+    typed = (
+        pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+        or pa.types.is_timestamp(t) or pa.types.is_date(t)
+    )
+    return Col(expr, parse="typed" if typed else None)
 
 
 def _iso(value: Any) -> str:

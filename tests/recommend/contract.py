@@ -32,9 +32,10 @@ class RecommenderContract:
         raise AssertionError("override _get_model")
 
     @pytest.fixture(scope="class")
-    def fitted(self):
+    @classmethod
+    def fitted(cls):
         df, items = toy_interactions()
-        return self._get_model().fit(df, items=items), df, items
+        return cls()._get_model().fit(df, items=items), df, items
 
     def test_unfitted_raises(self):
         with pytest.raises(NotFittedError):

@@ -80,7 +80,7 @@ class Workspace:
         Columns missing from ``frame`` are NULL; columns the table does not have are an error.
         Rows that fail a rule are quarantined under ``source``; the rest commit atomically.
         """
-        from shopml.data.ingest import Col, Mapping, ident
+        from shopml.data.ingest import Mapping, ident
 
         tbl = table(name)
         arrow = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)

@@ -34,8 +34,6 @@ from shopml.core.vocab import Vocab
 from shopml.recommend.interactions import Interactions
 
 
-
-
 @dataclass
 class Batch:
     """Rows to score: known users and/or anonymous histories."""
@@ -331,6 +329,7 @@ class Recommender(ABC):
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore learned arrays (subclasses extend)."""
+        return None
 
     def save(self, path: str | Path) -> Path:
         """Write ``model.json`` (class, params, vocabularies) and ``arrays.npz`` into folder ``path``."""

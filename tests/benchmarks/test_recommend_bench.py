@@ -1,0 +1,153 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shopml.benchmarks.recommend import (
+    make_split,
+    model_specs,
+    run,
+    stratified_user_split,
+    temporal_split,
+    temporal_splits,
+)
+from shopml.core.errors import ValidationError
+from shopml.data.loaders import get_loader
+
+
+def _frame(n_users: int = 30, per_user: int = 12, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        for j, i in enumerate(rng.choice(40, size=per_user + u % 5, replace=False)):
+            rows.append(
+                (
+                    f"u{u}",
+                    f"i{i}",
+                    pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 120)) + j),
+                )
+            )
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "ts"])
+
+
+def test_stratified_split_keeps_three_quarters_of_each_user():
+    df = _frame()
+    train, test = stratified_user_split(df, 0.75, seed=42)
+    assert len(train) + len(test) == len(df)
+    n = df.groupby("user_id").size()
+    got = train.groupby("user_id").size().reindex(n.index)
+    np.testing.assert_array_equal(got.to_numpy(), np.round(0.75 * n.to_numpy()))
+    again, _ = stratified_user_split(df, 0.75, seed=42)
+    pd.testing.assert_frame_equal(train, again)
+    other, _ = stratified_user_split(df, 0.75, seed=7)
+    assert not train.equals(other)
+    with pytest.raises(ValidationError, match="ratio"):
+        stratified_user_split(df, 1.5)
+
+
+def test_temporal_split_and_relevant_matrix():
+    df = _frame()
+    train, test = temporal_split(df, test_days=30)
+    assert train.ts.max() < test.ts.min()
+    split = make_split("t", train, test, exclude_seen=True, protocol="p", novel_only=True)
+    rel = split.relevant
+    assert rel.shape[1] >= split.train.n_items
+    # novel only: no relevant pair was already in the user's training history
+    seen = split.train.matrix.toarray() > 0
+    r, c = rel.nonzero()
+    known = c < split.train.n_items
+    assert not seen[r[known], c[known]].any()
+    # only users present in both periods have relevant items
+    users = set(split.train.users.decode(split.users))
+    assert users <= set(train.user_id) & set(test.user_id)
+    val, tst = temporal_splits(df, "repeat", test_days=20)
+    assert not tst.exclude_seen and val.train.matrix.nnz < tst.train.matrix.nnz
+
+
+def test_test_only_items_count_as_relevant_misses():
+    train = pd.DataFrame(
+        {"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"], "ts": pd.Timestamp("2024-01-01")}
+    )
+    test = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "b", "c"],
+            "item_id": ["new", "x", "y", "x"],
+            "ts": pd.Timestamp("2024-02-01"),
+        }
+    )
+    split = make_split("t", train, test, exclude_seen=False, protocol="p")
+    assert split.relevant.shape == (2, 3)  # items x, y and the test-only item
+    assert split.stats["test_only_items"] == 1 and split.stats["test_users"] == 2  # c is unknown
+
+
+def test_every_grid_fits_the_budget():
+    specs = model_specs()
+    assert {
+        "popularity",
+        "itemknn",
+        "userknn",
+        "tifu-knn",
+        "als",
+        "ease",
+        "implicit-als",
+        "implicit-bpr",
+    } <= set(specs)
+    assert all(1 <= len(s.grid) <= 6 for s in specs.values())
+    assert {n for n, s in specs.items() if s.peer} == {"implicit-als", "implicit-bpr"}
+
+
+@pytest.mark.skipif(
+    not get_loader("movielens-100k").found(), reason="MovieLens 100K not in the data directory"
+)
+def test_quick_movielens_run_writes_results(tmp_path):
+    out = tmp_path / "recommend_ml.json"
+    result = run(
+        "movielens-100k",
+        models=["popularity", "ease", "implicit-als"],
+        quick=True,
+        max_users=150,
+        out=out,
+    )
+    rows = {r.model: r for r in result.rows}
+    assert set(rows) == {"popularity", "ease", "implicit-als"} and rows["implicit-als"].peer
+    for r in rows.values():
+        assert 0 < r.metrics["ndcg@10"] < 1 and 0 < r.metrics["recall@10"] < 1
+        low, high = r.extra["ci"]["ndcg@10"]
+        assert low <= r.metrics["ndcg@10"] <= high
+    # a personalised model beats the popularity floor by a wide margin on MovieLens
+    assert rows["ease"].metrics["ndcg@10"] > rows["popularity"].metrics["ndcg@10"] + 0.05
+    assert "ndcg@10 vs implicit-als" in rows["ease"].extra["paired"]
+    saved = json.loads(out.read_text())
+    assert saved["dataset"] == "movielens-100k" and len(saved["rows"]) == 3
+    assert out.with_suffix(".md").read_text().startswith("# recommend on movielens-100k")
+
+
+def test_bad_arguments():
+    with pytest.raises(ValidationError, match="exactly one"):
+        run()
+    with pytest.raises(ValidationError, match="unknown model"):
+        run("movielens-100k", models=["nope"])
+    with pytest.raises(ValidationError, match="no recommend benchmark"):
+        run("cdnow", models=["popularity"])
+
+
+def test_workspace_run_uses_its_events(tmp_path):
+    from shopml.data.workspace import Workspace
+
+    df = _frame(n_users=40, per_user=14, seed=2)
+    df["event_id"] = [f"e{i}" for i in range(len(df))]
+    df["event_type"] = "purchase"
+    path = tmp_path / "shop.duckdb"
+    with Workspace(path) as ws:
+        ws.append("events", df)
+    result = run(workspace=path, models=["popularity", "itemknn"], quick=True)
+    assert result.dataset == "shop"
+    names = [r.model for r in result.rows]
+    assert names == [
+        "popularity (novel)",
+        "itemknn (novel)",
+        "popularity (repeat)",
+        "itemknn (repeat)",
+    ]
+    assert any("the workspace's events" in n for n in result.notes)

@@ -1,0 +1,217 @@
+"""Learning to rank: a LightGBM LambdaMART re-ranker, and a relevance regressor beside it.
+
+The re-ranker learns from graded labels grouped by query (lambdarank optimises NDCG directly);
+the regressor predicts the relevance value itself, for when a calibrated score is needed (and
+for RMSE). Both persist as LightGBM text plus JSON, never pickles.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from shopml.core.errors import ValidationError
+from shopml.core.persist import atomic_directory
+
+
+def _check_frame(X: pd.DataFrame, names: list[str] | None = None) -> pd.DataFrame:
+    if not isinstance(X, pd.DataFrame):
+        raise ValidationError(f"features must be a pandas DataFrame, got {type(X).__name__}")
+    if names is not None:
+        missing = [c for c in names if c not in X.columns]
+        if missing:
+            raise ValidationError(f"features lack columns the model was fitted on: {missing}")
+        X = X[names]
+    return X.astype(np.float32)
+
+
+class LambdaMARTReranker:
+    """LightGBM ``lambdarank`` over per-(query, item) features.
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM parameters.
+    max_label : int
+        Labels are integer grades ``0..max_label``; their gains are linear (grade itself).
+    eval_at : int
+        The NDCG cut-off lambdarank optimises.
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 50,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        max_label: int = 6,
+        eval_at: int = 10,
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.max_label = max_label
+        self.eval_at = eval_at
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _params(self) -> dict:
+        return {
+            "objective": "lambdarank",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "bagging_fraction": self.subsample,
+            "bagging_freq": 1,
+            "feature_fraction": self.colsample_bytree,
+            "label_gain": list(range(self.max_label + 1)),
+            "lambdarank_truncation_level": max(self.eval_at * 2, 20),
+            "eval_at": [self.eval_at],
+            "seed": self.random_state,
+            "num_threads": self.n_jobs,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbosity": -1,
+        }
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, group: np.ndarray) -> LambdaMARTReranker:
+        """Fit on features ``X``, integer grades ``y`` and query codes ``group`` (any order)."""
+        X = _check_frame(X)
+        y = np.asarray(y)
+        group = np.asarray(group)
+        if not (len(X) == len(y) == len(group)):
+            raise ValidationError(
+                f"X, y and group differ in length: {len(X)}, {len(y)}, {len(group)}"
+            )
+        if len(y) == 0:
+            raise ValidationError("LambdaMARTReranker.fit needs at least one labelled pair")
+        if y.min() < 0 or y.max() > self.max_label or not np.all(np.equal(np.mod(y, 1), 0)):
+            raise ValidationError(f"labels must be integer grades in 0..{self.max_label}")
+        order = np.argsort(group, kind="stable")  # LightGBM wants each query's rows together
+        sizes = np.unique(group[order], return_counts=True)[1]
+        data = lgb.Dataset(X.iloc[order], label=y[order].astype(np.int32), group=sizes)
+        self.booster_ = lgb.train(self._params(), data, num_boost_round=self.n_estimators)
+        self.feature_names_ = list(X.columns)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Ranking scores (higher is better; comparable within a query)."""
+        if not hasattr(self, "booster_"):
+            raise ValidationError("LambdaMARTReranker is not fitted: call fit first")
+        return self.booster_.predict(_check_frame(X, self.feature_names_), num_threads=self.n_jobs)
+
+    def feature_importance(self) -> pd.Series:
+        """Total gain of each feature's splits, largest first."""
+        imp = self.booster_.feature_importance(importance_type="gain")
+        return pd.Series(imp, index=self.feature_names_).sort_values(ascending=False)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to a new folder (LightGBM text + JSON)."""
+        if not hasattr(self, "booster_"):
+            raise ValidationError("LambdaMARTReranker is not fitted: nothing to save")
+        path = Path(path)
+        params = {k: v for k, v in self.__dict__.items() if not k.endswith("_")}
+        with atomic_directory(path) as tmp:
+            self.booster_.save_model(str(tmp / "model.txt"))
+            (tmp / "meta.json").write_text(
+                json.dumps({"params": params, "features": self.feature_names_})
+            )
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> LambdaMARTReranker:
+        path = Path(path)
+        meta = json.loads((path / "meta.json").read_text())
+        """Read a model written by :meth:`save`."""
+        obj = cls(**meta["params"])
+        obj.booster_ = lgb.Booster(model_file=str(path / "model.txt"))
+        obj.feature_names_ = meta["features"]
+        return obj
+
+
+class RelevanceRegressor:
+    """LightGBM regression of the relevance value from the same features."""
+
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 50,
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> RelevanceRegressor:
+        X = _check_frame(X)
+        y = np.asarray(y, dtype=np.float64)
+        if len(X) != len(y) or len(y) == 0:
+            raise ValidationError(
+                f"X and y must be non-empty and of equal length, got {len(X)}, {len(y)}"
+            )
+        params = {
+            "objective": "regression",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "feature_fraction": 0.8,
+            "seed": self.random_state,
+            "num_threads": self.n_jobs,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbosity": -1,
+        }
+        self.booster_ = lgb.train(
+            params, lgb.Dataset(X, label=y), num_boost_round=self.n_estimators
+        )
+        self.feature_names_ = list(X.columns)
+        self.range_ = (float(y.min()), float(y.max()))
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predicted relevance, clipped to the range seen in training."""
+        if not hasattr(self, "booster_"):
+            raise ValidationError("RelevanceRegressor is not fitted: call fit first")
+        pred = self.booster_.predict(_check_frame(X, self.feature_names_), num_threads=self.n_jobs)
+        return np.clip(pred, *self.range_)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to a new folder (LightGBM text + JSON)."""
+        if not hasattr(self, "booster_"):
+            raise ValidationError("RelevanceRegressor is not fitted: nothing to save")
+        path = Path(path)
+        params = {k: v for k, v in self.__dict__.items() if not k.endswith("_")}
+        with atomic_directory(path) as tmp:
+            self.booster_.save_model(str(tmp / "model.txt"))
+            meta = {"params": params, "features": self.feature_names_, "range": self.range_}
+            (tmp / "meta.json").write_text(json.dumps(meta))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> RelevanceRegressor:
+        """Read a model written by :meth:`save`."""
+        path = Path(path)
+        meta = json.loads((path / "meta.json").read_text())
+        obj = cls(**meta["params"])
+        obj.booster_ = lgb.Booster(model_file=str(path / "model.txt"))
+        obj.feature_names_ = meta["features"]
+        obj.range_ = tuple(meta["range"])
+        return obj

@@ -6,7 +6,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -49,7 +48,7 @@ def _report_table(reports) -> RichTable:
 
 @app.command()
 def datasets(
-    download: Optional[str] = typer.Option(None, help="Download this dataset's files (needs internet)."),
+    download: str | None = typer.Option(None, help="Download this dataset's files (needs internet)."),
 ) -> None:
     """List the named loaders and whether their files are in the data directory ($SHOPML_DATA_DIR)."""
     from shopml.data.loaders import LOADERS, data_dir, get_loader
@@ -73,14 +72,14 @@ def datasets(
 @app.command()
 def ingest(
     name: str = typer.Argument(..., help="A dataset name from `shopml datasets`, or 'generic'."),
-    path: Optional[Path] = typer.Argument(None, help="Dataset folder (named loaders; default: data directory) or FILE (generic)."),
+    path: Path | None = typer.Argument(None, help="Dataset folder (named loaders; default: data directory) or FILE (generic)."),
     workspace: Path = WORKSPACE_OPT,
-    table: Optional[str] = typer.Option(None, help="generic: target table (events, orders, items, ...)."),
-    map: Optional[str] = typer.Option(None, "--map", help="generic: canonical=source column pairs, comma-separated."),
-    default: Optional[str] = typer.Option(None, help="generic: constants for unmapped columns, e.g. event_type=view."),
-    ts_unit: Optional[str] = typer.Option(None, help="generic: time columns are Unix seconds (s) or milliseconds (ms)."),
-    ts_format: Optional[str] = typer.Option(None, help="generic: strptime format of time columns."),
-    sep: Optional[str] = typer.Option(None, help="generic: field separator (default: sniffed); '\\t' for tabs."),
+    table: str | None = typer.Option(None, help="generic: target table (events, orders, items, ...)."),
+    map: str | None = typer.Option(None, "--map", help="generic: canonical=source column pairs, comma-separated."),
+    default: str | None = typer.Option(None, help="generic: constants for unmapped columns, e.g. event_type=view."),
+    ts_unit: str | None = typer.Option(None, help="generic: time columns are Unix seconds (s) or milliseconds (ms)."),
+    ts_format: str | None = typer.Option(None, help="generic: strptime format of time columns."),
+    sep: str | None = typer.Option(None, help="generic: field separator (default: sniffed); '\\t' for tabs."),
     force: bool = typer.Option(False, help="Ingest again even if the same content was ingested before."),
 ) -> None:
     """Ingest a named dataset or any file into the workspace; bad rows go to quarantine with a reason."""
@@ -160,11 +159,12 @@ def simulate(
     items: int = typer.Option(1_000, help="Number of products."),
     days: int = typer.Option(180, help="Days of history."),
     seed: int = typer.Option(42, help="Random seed (runs are deterministic)."),
-    truth: Optional[Path] = typer.Option(None, help="Also save the simulator's ground truth here (.npz)."),
+    truth: Path | None = typer.Option(None, help="Also save the simulator's ground truth here (.npz)."),
 ) -> None:
     """Simulate a shop (documented generative model) straight into a workspace."""
     from shopml.data import Workspace
-    from shopml.data.synth import SimConfig, simulate as run_sim
+    from shopml.data.synth import SimConfig
+    from shopml.data.synth import simulate as run_sim
 
     with console.status("simulating"):
         result = run_sim(SimConfig(n_users=users, n_items=items, days=days, seed=seed))
@@ -178,12 +178,12 @@ def simulate(
 @app.command()
 def bench(
     capability: str = typer.Argument(..., help="recommend, predict, search, ..."),
-    dataset: Optional[str] = typer.Option(None, help="A named dataset (see `shopml datasets`)."),
-    workspace: Optional[Path] = typer.Option(None, help="Benchmark on an already ingested workspace instead."),
-    data_dir: Optional[Path] = typer.Option(None, help="Data directory (default $SHOPML_DATA_DIR or ../shared/data)."),
-    out: Optional[Path] = typer.Option(None, help="Result JSON (a Markdown table is written next to it)."),
+    dataset: str | None = typer.Option(None, help="A named dataset (see `shopml datasets`)."),
+    workspace: Path | None = typer.Option(None, help="Benchmark on an already ingested workspace instead."),
+    data_dir: Path | None = typer.Option(None, help="Data directory (default $SHOPML_DATA_DIR or ../shared/data)."),
+    out: Path | None = typer.Option(None, help="Result JSON (a Markdown table is written next to it)."),
     quick: bool = typer.Option(False, help="A fast, smaller run (smoke test, not for reporting)."),
-    task: Optional[str] = typer.Option(None, help="The task, for capabilities with several (predict: clv, ...)."),
+    task: str | None = typer.Option(None, help="The task, for capabilities with several (predict: clv, ...)."),
 ) -> None:
     """Run a capability's benchmark suite; writes JSON + Markdown (default bench/results/)."""
     from shopml.benchmarks.runner import get_suite
@@ -215,7 +215,8 @@ def demo(
 ) -> None:
     """The main job: simulate a shop, ingest it, and show what is in the workspace."""
     from shopml.data import Workspace
-    from shopml.data.synth import SimConfig, simulate as run_sim
+    from shopml.data.synth import SimConfig
+    from shopml.data.synth import simulate as run_sim
 
     if workspace.exists():
         workspace.unlink()
@@ -226,6 +227,110 @@ def demo(
         console.print(_report_table(result.write(ws)))
         _print_info(ws.info())
     console.print(f"workspace written to [bold]{workspace}[/]; inspect it with `shopml info -w {workspace}`")
+
+
+REGISTRY_OPT = typer.Option(Path("artifacts"), "--registry", "-r", help="Model registry folder.")
+
+train_app = typer.Typer(help="Train a model on a workspace and register it.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("recommend")
+def train_recommend(
+    model: str = typer.Option("ease", "--model", "-m", help="Recommender: popularity, itemknn, userknn, als, ease, bpr, neumf, sasrec, two-tower."),
+    workspace: Path = WORKSPACE_OPT,
+    registry: Path = REGISTRY_OPT,
+    params: str | None = typer.Option(None, help="Hyper-parameters as k=v,... (e.g. l2=200)."),
+    source: str = typer.Option("auto", help="Interactions: events, orders, or auto (events if any)."),
+) -> None:
+    """Fit a recommender on the workspace's interactions and register it as recommend/<model>."""
+    from shopml.recommend.train import parse_params, train_and_register
+
+    try:
+        with console.status(f"training {model}"):
+            mv = train_and_register(workspace, registry, model, parse_params(params), source=source)
+    except ShopMLError as exc:
+        _fail(exc)
+    cfg = mv.meta.get("config", {})
+    say.print(
+        f"registered recommend/{model} {mv.version} at {mv.path}: {cfg.get('n_users')} users, "
+        f"{cfg.get('n_items')} items, {cfg.get('n_interactions')} interactions from {cfg.get('source')} "
+        f"(fit {mv.meta.get('metrics', {}).get('fit_seconds')} s)"
+    )
+
+
+@app.command("recommend")
+def recommend_cmd(
+    user_id: str = typer.Argument(..., help="The user to recommend for."),
+    workspace: Path = WORKSPACE_OPT,
+    registry: Path = REGISTRY_OPT,
+    k: int = typer.Option(10, "--k", "-k", help="How many items."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Registered recommender (default: the latest registered)."),
+) -> None:
+    """Print a user's top-k items from the registry's latest model, with titles and reasons."""
+    from shopml.data import Workspace
+    from shopml.recommend.base import Recommender
+    from shopml.registry import Registry
+
+    try:
+        reg = Registry(registry)
+        if model is None:
+            recs = [m for m in reg.list() if m.capability == "recommend"]
+            if not recs:
+                raise ShopMLError(f"no recommender in registry {registry}; run `shopml train recommend` first")
+            mv = max(recs, key=lambda m: m.created or "")
+        else:
+            mv = reg.latest("recommend", model)
+        rec = Recommender.load(reg.verify(mv).path)
+        if k < 1:
+            raise ShopMLError(f"--k must be at least 1, got {k}")
+        known = user_id in rec.users_
+        frame = rec.recommend([user_id], k=k, unknown="popular")
+        titles = {}
+        if workspace.exists():
+            with Workspace(workspace, read_only=True) as ws:
+                items = ws.df("items", columns=["item_id", "title"])
+            titles = dict(zip(items["item_id"], items["title"], strict=True))
+    except ShopMLError as exc:
+        _fail(exc)
+    t = RichTable(title=f"{user_id}: {mv.name} {mv.version}" + ("" if known else " (unknown user: most popular items)"))
+    for c in ("rank", "item", "title", "score", "because of"):
+        t.add_column(c, justify="right" if c in ("rank", "score") else "left")
+    for row in frame.itertuples(index=False):
+        reasons = rec.explain(user_id, row.item_id, n=2) if known else []
+        because = "; ".join(f"{titles.get(r['because_of'], r['because_of'])} ({r['similarity']:.2f})" for r in reasons)
+        t.add_row(str(row.rank), str(row.item_id), str(titles.get(row.item_id, "")), f"{row.score:.4g}", because)
+    console.print(t)
+
+
+@app.command()
+def serve(
+    workspace: Path = WORKSPACE_OPT,
+    registry: Path = REGISTRY_OPT,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port."),
+    workers: int = typer.Option(1, help="Worker processes (they share the durable feedback log)."),
+    api_key: str | None = typer.Option(None, envvar="SHOPML_API_KEY", help="Key for write and admin endpoints (X-API-Key); without one they are disabled."),
+    read_key: str | None = typer.Option(None, envvar="SHOPML_READ_KEY", help="Key also required by read endpoints."),
+    recommender: str | None = typer.Option(None, help="Default recommender (default: the latest registered)."),
+    max_body: int = typer.Option(1_048_576, help="Largest request body in bytes (larger: 413)."),
+) -> None:
+    """Serve the registry's models over the workspace: API at /v1, docs at /docs, metrics at /metrics."""
+    from shopml.serve.app import run
+    from shopml.serve.settings import ServeSettings
+
+    if not workspace.exists():
+        _fail(FileNotFoundError(f"no workspace at {workspace}"))
+    if workers < 1:
+        _fail(ValueError(f"--workers must be at least 1, got {workers}"))
+    try:
+        settings = ServeSettings(workspace.resolve(), registry.resolve(), api_key, read_key, recommender, max_body)
+    except ShopMLError as exc:
+        _fail(exc)
+    if api_key is None:
+        err.print("note: no --api-key: feedback and admin endpoints are disabled")
+    say.print(f"serving {workspace} with models from {registry} on http://{host}:{port} (docs: /docs)")
+    run(settings, host=host, port=port, workers=workers)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,0 +1,1 @@
+"""One router per capability; each is included only where its capability exists."""

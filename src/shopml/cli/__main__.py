@@ -1,0 +1,3 @@
+from shopml.cli import app
+
+app()

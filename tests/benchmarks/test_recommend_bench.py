@@ -151,3 +151,31 @@ def test_workspace_run_uses_its_events(tmp_path):
         "itemknn (repeat)",
     ]
     assert any("the workspace's events" in n for n in result.notes)
+
+
+def test_workspace_run_on_a_simulated_shop(tmp_path):
+    """A new shop's workspace (here: the simulator's) is benchmarked without new code."""
+    from shopml.data.synth.engine import simulate
+    from shopml.data.workspace import Workspace
+
+    path = tmp_path / "simshop.duckdb"
+    with Workspace(path) as ws:
+        simulate(n_users=400, n_items=80, days=90, seed=3).write(ws)
+    result = run(workspace=path, models=["popularity", "ease-decay"], quick=True, n_boot=50)
+    rows = {r.model: r for r in result.rows}
+    assert set(rows) == {f"{m} ({v})" for m in ("popularity", "ease-decay") for v in ("novel", "repeat")}
+    for r in rows.values():
+        assert 0 <= r.metrics["ndcg@10"] <= 1 and r.extra["users"] > 0
+    assert result.dataset == "simshop" and any("the workspace's events" in n for n in result.notes)
+    assert "temporal" in result.protocol
+
+
+def test_als_speed_reports_both_clocks():
+    from shopml.benchmarks.recommend import als_speed
+    from shopml.recommend.interactions import Interactions
+
+    speed = als_speed(Interactions.from_frame(_frame()), factors=8, iterations=2, repeats=1)
+    assert {"ratio", "cpu_ratio", "shopml_als_s", "implicit_als_cpu_s"} <= set(speed)
+    assert speed["shopml_als_s"] > 0 and speed["implicit_als_s"] > 0
+    with pytest.raises(ValidationError, match="unknown recommend task"):
+        run("online-retail", task="als-speed")

@@ -123,3 +123,16 @@ class RecommenderContract:
         fast = model.top_k_indices(idx, 5)
         rec = model.recommend(["u0", "u1"], k=5)
         assert model.items_.decode(fast.ravel()).tolist() == rec.item_id.tolist()
+
+    def test_top_k_for_sequences_matches_recommend_for_history(self, fitted):
+        model, _, _ = fitted
+        hists = [["i0", "i2", "i4"], ["i1", "i3"]]
+        seqs = [model.items_.encode(h) for h in hists]
+        # one at a time: models that fold unseen users in learn them per batch
+        for h, seq in zip(hists, seqs, strict=True):
+            fast = model.top_k_for_sequences([seq], 5, exclude_seen=True)[0]
+            rec = model.recommend_for_history(h, k=5)
+            assert model.items_.decode(fast).tolist() == rec.item_id.tolist()
+        assert model.top_k_for_sequences(seqs, 5).shape == (2, 5)
+        with pytest.raises(ValidationError):
+            model.top_k_for_sequences([np.array([len(model.items_)])], 5)

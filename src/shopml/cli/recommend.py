@@ -18,13 +18,33 @@ def train_recommend(
     registry: Path = REGISTRY_OPT,
     params: str | None = typer.Option(None, help="Hyper-parameters as k=v,... (e.g. l2=200)."),
     source: str = typer.Option("auto", help="Interactions: events, orders, or auto (events if any)."),
+    engine: str = typer.Option("local", "--engine", help="local, or ray: search the model's space on Ray Tune, then fit the best."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster to join (default: start a local Ray)."),
+    trials: int | None = typer.Option(None, "--trials", help="Configurations to try from the model's search space (default: 0 local, 8 ray); --params stay fixed."),
+    workers: int = typer.Option(1, "--workers", help="Ray Train workers for data-parallel training (torch models with a training step, e.g. sasrec)."),
+    ray_storage: Path | None = typer.Option(None, "--ray-storage", help="Where Ray Tune/Train keep trial results and checkpoints (shared storage on a multi-node cluster; default ~/ray_results)."),
 ) -> None:
     """Fit a recommender on the workspace's interactions and register it as recommend/<model>."""
     from shopml.recommend.train import parse_params, train_and_register
 
     try:
-        with console.status(f"training {model}"):
-            mv = train_and_register(workspace, registry, model, parse_params(params), source=source)
+        n_trials = trials if trials is not None else (8 if engine == "ray" else 0)
+        if engine != "local" or address is not None or n_trials > 0 or workers > 1:
+            from shopml.distributed.recommend import tune_train_register
+
+            mv, tuned = tune_train_register(
+                workspace, registry, model, parse_params(params), source=source, trials=n_trials,
+                engine=engine, address=address, workers=workers, storage_path=ray_storage,
+            )
+            if tuned is not None:
+                say.print(
+                    f"searched {len(tuned.trials)} configurations on {tuned.engine} in "
+                    f"{tuned.seconds:.1f} s: best validation {tuned.metric} {tuned.best_score:.4f} "
+                    f"with {tuned.best_params}"
+                )
+        else:
+            with console.status(f"training {model}"):
+                mv = train_and_register(workspace, registry, model, parse_params(params), source=source)
     except ShopMLError as exc:
         fail(exc)
     cfg = mv.meta.get("config", {})

@@ -6,30 +6,36 @@ Loss: ``sum_{u,i} c_ui (p_ui - x_u·y_i)^2 + regularization (|X|^2 + |Y|^2)`` wi
 
 One half-iteration (users given items) solves, for every user at once,
 ``(Y^T Y + reg I + Y^T (C_u - I) Y) x_u = Y^T C_u p_u`` by ``cg_steps`` conjugate-gradient steps
-warm-started from the previous factors. The only per-interaction work is a gather-dot
-(``x_u · y_i`` for each observed pair) and one sparse-times-dense product, so the solver has no
-Python loop over users; rows are processed in blocks to bound memory.
+warm-started from the previous factors. The only per-interaction work is a sampled dense-dense
+product (``x_u · y_i`` for the observed pairs only) and one sparse-times-dense product, both
+torch CSR kernels, so the solver has no Python loop over users; rows are processed in blocks to
+bound memory and to run in parallel threads.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from threadpoolctl import threadpool_limits
 
 from shopml.core.errors import ValidationError
+from shopml.core.space import IntRange, LogUniform
 from shopml.recommend.base import Batch, Recommender
 from shopml.recommend.interactions import Interactions
 
-# observed pairs per block of rows in the CG solver: keeps the nnz × factors temporaries near cache
+# torch's CSR kernels are marked beta; the ones used here (sampled_addmm, CSR @ dense) are tested
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
+
+# observed pairs per block of rows in the CG solver: keeps the per-block temporaries near cache
 _BLOCK_NNZ = 50_000
-# a block whose share of observed pairs exceeds this gets x_u · y_i for *all* its pairs from one
-# BLAS product (about 30 times faster per multiply than the gather-dot on 2 cores), rows capped so
-# the dense block stays within _BLOCK_DENSE entries
+# a matrix whose share of observed pairs exceeds this is cut into blocks by rows, at most
+# _BLOCK_DENSE user-item cells each (its blocks are nearly dense, so the cell count bounds them)
 _DENSE_MIN_DENSITY = 0.03
 _BLOCK_DENSE = 4_000_000
 
@@ -54,9 +60,16 @@ class ALS(Recommender):
     track_loss
         Record the training loss after every sweep in ``loss_`` (costs one extra pass).
     num_threads
-        Row blocks solved in parallel threads (numpy and scipy release the GIL in the gathers and
-        sparse products); BLAS is held to one thread meanwhile, as ``implicit`` does. 0 = all cores.
+        Row blocks solved in parallel threads (torch releases the GIL in its sparse kernels); BLAS
+        and torch are held to one thread each meanwhile, as ``implicit`` does. 0 = all cores.
     """
+
+    #: declared for hyper-parameter search (shopml.core.space; Ray Tune via shopml.distributed)
+    search_space = {
+        "factors": IntRange(16, 128, log=True),
+        "regularization": LogUniform(0.01, 100.0),
+        "alpha": LogUniform(0.5, 50.0),
+    }
 
     def __init__(
         self,
@@ -96,9 +109,13 @@ class ALS(Recommender):
         self.loss_: list[float] = []
         threads = self.num_threads or os.cpu_count() or 1
         pool = ThreadPoolExecutor(threads) if threads > 1 else None
-        # parallel row blocks each calling a multi-threaded BLAS would oversubscribe the cores
+        # parallel row blocks each calling a multi-threaded BLAS (or torch kernel) would
+        # oversubscribe the cores
         limits = threadpool_limits(1, "blas") if pool is not None else nullcontext()
+        torch_threads = torch.get_num_threads()
         try:
+            if pool is not None:
+                torch.set_num_threads(1)
             with limits:
                 for _ in range(self.iterations):
                     _cg_sweep(Cui, U, V, self.regularization, self.cg_steps, pool, threads)
@@ -108,6 +125,7 @@ class ALS(Recommender):
         finally:
             if pool is not None:
                 pool.shutdown()
+                torch.set_num_threads(torch_threads)
         self.user_factors_ = U
         self.item_factors_ = V
 
@@ -169,7 +187,7 @@ def _cg_sweep(
     parallel in at least ``parts`` blocks (each thread writes only its own rows of ``X``).
     """
     f = Y.shape[1]
-    YtY = (Y.T @ Y).astype(np.float32) + np.float32(reg) * np.eye(f, dtype=np.float32)
+    YtY = Y.T @ Y + np.eye(f, dtype=Y.dtype) * Y.dtype.type(reg)
     n_rows, n_cols = C.shape
     X[np.diff(C.indptr) == 0] = 0.0  # no interactions: the minimiser is zero
     dense = C.nnz > _DENSE_MIN_DENSITY * n_rows * n_cols
@@ -183,7 +201,7 @@ def _cg_sweep(
         edges = np.searchsorted(C.indptr[1:], np.arange(per, C.nnz, per)) + 1
     edges = np.unique(np.concatenate([[0], edges, [n_rows]]))
     blocks = [
-        (C[a:b], X[a:b], Y, YtY, steps, dense) for a, b in zip(edges[:-1], edges[1:], strict=False)
+        (C[a:b], X[a:b], Y, YtY, steps) for a, b in zip(edges[:-1], edges[1:], strict=False)
     ]
     if pool is None:
         for args in blocks:
@@ -194,45 +212,57 @@ def _cg_sweep(
 
 
 def _cg_block(
-    C: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray, steps: int, dense: bool
+    C: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray, steps: int
 ) -> None:
-    counts = np.diff(C.indptr)
-    w = C.data - np.float32(1.0)  # the (c - 1) weights of Y^T (C_u - I) Y
-    if dense:
-        rows = np.repeat(np.arange(C.shape[0], dtype=np.int64), counts)
-        flat = rows * C.shape[1] + C.indices
+    """``steps`` CG steps for the rows of one block, in place on ``X`` (a view of the factors).
 
-        def pair_dots(P: np.ndarray) -> np.ndarray:
-            return np.take(P @ Y.T, flat)
+    The per-pair work is done by torch's CSR kernels: ``x_u · y_i`` for the observed pairs only
+    (a sampled dense-dense product, ``torch.sparse.sampled_addmm``) and the weighted sum
+    ``sum_i w_ui d_ui y_i`` (CSR times dense). Both read ``Y`` in place, where the numpy
+    formulation had to copy an ``nnz × factors`` gather (or compute every pair densely) per step:
+    3.5 times less CPU time for the pair products on MovieLens-100k, one thread.
+    """
+    crow = torch.from_numpy(C.indptr.astype(np.int64))
+    col = torch.from_numpy(C.indices.astype(np.int64))
+    # the (c - 1) weights of Y^T (C_u - I) Y, in the factors' precision
+    w = torch.from_numpy(C.data.astype(X.dtype) - 1.0)
+    shape = C.shape
 
-    else:
-        Yc = Y[C.indices]  # item factors of every observed pair, reused by every step
+    def csr(values: torch.Tensor) -> torch.Tensor:
+        # the structure comes from a valid scipy CSR: skip torch's O(nnz) invariant check
+        return torch.sparse_csr_tensor(crow, col, values, size=shape, check_invariants=False)
 
-        def pair_dots(P: np.ndarray) -> np.ndarray:
-            return np.einsum("ij,ij->i", np.repeat(P, counts, axis=0), Yc)
+    pattern = csr(torch.ones_like(w))
+    Yt = torch.from_numpy(Y)
+    YtT = Yt.T
+    YtYt = torch.from_numpy(YtY.astype(X.dtype, copy=False))
+    Xt = torch.from_numpy(X)  # shares memory: updating Xt updates the factors
 
-    def apply_A(P: np.ndarray) -> np.ndarray:
+    def apply_A(P: torch.Tensor) -> torch.Tensor:
         # (YtY + reg I) p_u + sum_i (c_ui - 1) (y_i · p_u) y_i, for all rows at once
-        M = sp.csr_matrix((w * pair_dots(P), C.indices, C.indptr), shape=C.shape)
-        return P @ YtY + M @ Y
+        d = torch.sparse.sampled_addmm(pattern, P, YtT, beta=0.0).values()
+        return torch.addmm(csr(w * d) @ Yt, P, YtYt)
 
-    R = (C @ Y) - apply_A(X)  # b - A x with b = Y^T C_u p_u (p = 1 on observed pairs)
-    P = R.copy()
-    rs = np.einsum("ij,ij->i", R, R)
+    b = csr(w + 1.0) @ Yt  # Y^T C_u p_u, p = 1
+    R = b - apply_A(Xt)
+    P = R.clone()
+    rs = (R * R).sum(1)
     # a row whose residual fell below float32 resolution (relative 1e-6) stops: further steps
     # would only divide rounding noise by rounding noise
-    tol = np.maximum(rs * np.float32(1e-12), np.float32(1e-30))
+    tol = torch.clamp(rs * 1e-12, min=1e-30)
+    zero = torch.zeros_like(rs)
     for _ in range(steps):
         active = rs > tol
-        if not active.any():
+        if not bool(active.any()):
             break
         AP = apply_A(P)
-        pAp = np.einsum("ij,ij->i", P, AP)
-        step = np.divide(rs, pAp, out=np.zeros_like(rs), where=active & (pAp > 0))
-        X += step[:, None] * P
-        R -= step[:, None] * AP
-        rs_new = np.einsum("ij,ij->i", R, R)
-        beta = np.divide(rs_new, rs, out=np.zeros_like(rs), where=active)
+        pAp = (P * AP).sum(1)
+        ok = active & (pAp > 0)
+        step = torch.where(ok, rs / torch.where(ok, pAp, 1.0), zero)
+        Xt.add_(step[:, None] * P)
+        R.sub_(step[:, None] * AP)
+        rs_new = (R * R).sum(1)
+        beta = torch.where(active, rs_new / torch.where(active, rs, 1.0), zero)
         P = R + beta[:, None] * P
         rs = rs_new
 

@@ -276,6 +276,32 @@ class Recommender(ABC):
             out[start : start + len(b)] = _top_k_rows(scores, k)[0]
         return out
 
+    def top_k_for_sequences(
+        self, sequences: list[np.ndarray], k: int, exclude_seen: bool = False
+    ) -> np.ndarray:
+        """Dense item indices of the top ``k`` for unseen visitors given as dense item-index
+        sequences (oldest first): batched ``recommend_for_history``, the session evaluation path."""
+        self._check_fitted()
+        n_items = len(self.items_)
+        out = np.empty((len(sequences), k), dtype=np.int64)
+        for start in range(0, len(sequences), self.batch_size):
+            seqs = [np.asarray(s, dtype=np.int64) for s in sequences[start : start + self.batch_size]]
+            lengths = np.fromiter((len(s) for s in seqs), np.int64, len(seqs))
+            cols = np.concatenate(seqs) if lengths.sum() else np.empty(0, np.int64)
+            if len(cols) and (cols.min() < 0 or cols.max() >= n_items):
+                raise ValidationError(f"sequence item indices must lie in [0, {n_items})")
+            rows = np.repeat(np.arange(len(seqs)), lengths)
+            hist = sp.csr_matrix(
+                (np.ones(len(cols), np.float32), (rows, cols)), shape=(len(seqs), n_items)
+            )
+            hist.sum_duplicates()
+            batch = Batch(np.full(len(seqs), -1, dtype=np.int64), hist, seqs)
+            scores = np.asarray(self._score(batch), dtype=np.float32)
+            if exclude_seen:
+                scores[rows, cols] = -np.inf
+            out[start : start + len(seqs)] = _top_k_rows(scores, k)[0]
+        return out
+
     def _filter_mask(self, f: Filters | None) -> np.ndarray | None:
         if f is None:
             return None

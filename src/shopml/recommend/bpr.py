@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from shopml.core.errors import ValidationError
+from shopml.core.space import IntRange, LogUniform
 from shopml.recommend.base import Batch
 from shopml.recommend.interactions import Interactions
 from shopml.recommend.torch_utils import (
@@ -68,6 +69,13 @@ class BPR(TorchRecommender):
     Defaults were chosen on a validation split of MovieLens-100k (75/25 per user, carved from
     the training part): NDCG@10 0.462 on the test part, full ranking, seen items removed.
     """
+
+    #: declared for hyper-parameter search (shopml.core.space; Ray Tune via shopml.distributed)
+    search_space = {
+        "factors": IntRange(16, 128, log=True),
+        "lr": LogUniform(1e-3, 3e-2),
+        "weight_decay": LogUniform(1e-4, 1e-1),
+    }
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ import scipy.linalg.lapack
 import scipy.sparse as sp
 
 from shopml.core.errors import ValidationError
+from shopml.core.space import LogUniform
 from shopml.recommend.base import Batch, Recommender
 from shopml.recommend.interactions import Interactions
 
@@ -19,6 +20,9 @@ class EASE(Recommender):
     Scores are ``history @ B``, so a new visitor's history is scored without retraining. The
     dense ``n_items × n_items`` inverse limits the catalogue to ``max_items`` items.
     """
+
+    #: declared for hyper-parameter search (shopml.core.space; Ray Tune via shopml.distributed)
+    search_space = {"l2": LogUniform(10.0, 5000.0)}
 
     def __init__(self, l2: float = 500.0, max_items: int = 30_000) -> None:
         self.l2 = l2

@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from shopml.core.errors import ValidationError
+from shopml.core.space import IntRange, Uniform
 from shopml.recommend.base import Batch, Recommender
 from shopml.recommend.interactions import Interactions
 
@@ -25,6 +26,9 @@ class ItemKNN(Recommender):
     ``sum_j x_uj · sim(j, i)`` over the items ``j`` of their history that have ``i`` among their
     neighbours.
     """
+
+    #: declared for hyper-parameter search (shopml.core.space; Ray Tune via shopml.distributed)
+    search_space = {"k_neighbours": IntRange(10, 1000, log=True), "shrinkage": Uniform(0.0, 50.0)}
 
     def __init__(self, k_neighbours: int = 100, shrinkage: float = 10.0) -> None:
         self.k_neighbours = k_neighbours
@@ -83,6 +87,9 @@ class UserKNN(Recommender):
     ``sum_v corr(u, v) · x_vi`` over their ``k_neighbours`` most correlated users with positive
     correlation. Memory-based: a new user is scored from their history with no retraining.
     """
+
+    #: declared for hyper-parameter search (shopml.core.space; Ray Tune via shopml.distributed)
+    search_space = {"k_neighbours": IntRange(10, 500, log=True), "shrinkage": Uniform(0.0, 50.0)}
 
     batch_size = 512  # rows × all users correlations are dense per batch
 

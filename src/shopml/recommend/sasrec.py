@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from shopml.core.errors import ValidationError
+from shopml.core.space import Choice, LogUniform, Uniform
 from shopml.recommend.base import Batch
 from shopml.recommend.interactions import Interactions
 from shopml.recommend.torch_utils import TorchRecommender, length_buckets, pad_sequences
@@ -108,6 +109,13 @@ class SASRec(TorchRecommender):
     on validation). Judge it on temporal and session splits.
     """
 
+    #: declared for hyper-parameter search (shopml.core.space; Ray Tune via shopml.distributed)
+    search_space = {
+        "dim": Choice((32, 64, 128)),
+        "dropout": Uniform(0.0, 0.5),
+        "lr": LogUniform(3e-4, 1e-2),
+    }
+
     def __init__(
         self,
         dim: int = 64,
@@ -187,40 +195,50 @@ class SASRec(TorchRecommender):
             return None if self.loss == "softmax" else n - 1
         return int(self.num_negatives)
 
+    def _train_batches(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """One epoch's batches of training windows (rows of ``_windows``), bucketed by length;
+        the schedule :mod:`shopml.distributed.train` shares out among its workers."""
+        return list(length_buckets(self._lengths, int(self.batch_size), rng))
+
     def _train_epoch(self, epoch: int, rng: np.random.Generator) -> float:
-        net, n_items = self.module_, len(self.items_)
-        k = self._n_negatives()
         total, count = 0.0, 0
         for b in length_buckets(self._lengths, int(self.batch_size), rng):
-            # windows are right-aligned: drop the columns that are padding in every row
-            w = self._tensor(self._windows[b][:, -int(self._lengths[b].max()) :])
-            inp, tgt = w[:, :-1], w[:, 1:]
-            keep = (inp > 0) & (tgt > 0)
-            h = net(inp)[keep]  # N × dim
-            t = tgt[keep] - 1  # item rows
-            items = net.item_matrix()
-            if k is None:
-                loss = F.cross_entropy(h @ items.T, t)
-            else:
-                neg = self._tensor(rng.integers(0, n_items, size=k))
-                pos_logit = (h * items[t]).sum(-1)
-                neg_logit = h @ items[neg].T  # N × k
-                hit = neg[None, :] == t[:, None]  # a sampled negative that is the target
-                if self.loss == "softmax":
-                    logits = torch.cat(
-                        [pos_logit[:, None], neg_logit.masked_fill(hit, -torch.inf)], dim=1
-                    )
-                    loss = F.cross_entropy(
-                        logits, torch.zeros(len(t), dtype=torch.long, device=t.device)
-                    )
-                else:
-                    loss = self._gbce(pos_logit, neg_logit, hit, k, n_items)
+            loss, n = self._batch_loss(self.module_, b, rng)
             self.optimizer_.zero_grad()
             loss.backward()
             self.optimizer_.step()
-            total += float(loss.detach()) * len(t)
-            count += len(t)
+            total += float(loss.detach()) * n
+            count += n
         return total / max(count, 1)
+
+    def _batch_loss(
+        self, net: nn.Module, rows: np.ndarray, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, int]:
+        """Loss of the training windows ``rows`` and the number of positions it averages.
+
+        ``net`` is ``self.module_`` or a wrapper of it with a ``.module`` (DistributedDataParallel
+        in :mod:`shopml.distributed.train`, which calls this same step on each worker's shard).
+        """
+        inner, n_items = getattr(net, "module", net), len(self.items_)
+        k = self._n_negatives()
+        # windows are right-aligned: drop the columns that are padding in every row
+        w = self._tensor(self._windows[rows][:, -int(self._lengths[rows].max()) :])
+        inp, tgt = w[:, :-1], w[:, 1:]
+        keep = (inp > 0) & (tgt > 0)
+        h = net(inp)[keep]  # N × dim
+        t = tgt[keep] - 1  # item rows
+        items = inner.item_matrix()
+        if k is None:
+            return F.cross_entropy(h @ items.T, t), len(t)
+        neg = self._tensor(rng.integers(0, n_items, size=k))
+        pos_logit = (h * items[t]).sum(-1)
+        neg_logit = h @ items[neg].T  # N × k
+        hit = neg[None, :] == t[:, None]  # a sampled negative that is the target
+        if self.loss == "softmax":
+            logits = torch.cat([pos_logit[:, None], neg_logit.masked_fill(hit, -torch.inf)], dim=1)
+            zeros = torch.zeros(len(t), dtype=torch.long, device=t.device)
+            return F.cross_entropy(logits, zeros), len(t)
+        return self._gbce(pos_logit, neg_logit, hit, k, n_items), len(t)
 
     def _gbce(
         self, pos: torch.Tensor, neg: torch.Tensor, hit: torch.Tensor, k: int, n_items: int

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,9 @@ MODELS: dict[str, tuple[str, str]] = {
     "userknn": ("shopml.recommend.knn", "UserKNN"),
     "als": ("shopml.recommend.als", "ALS"),
     "ease": ("shopml.recommend.ease", "EASE"),
+    "ease-decay": ("shopml.recommend.time_decay", "TimeDecayEASE"),
+    "tifu-knn": ("shopml.recommend.knn", "TIFUKNN"),
+    "session-knn": ("shopml.recommend.session_knn", "SessionKNN"),
     "bpr": ("shopml.recommend.bpr", "BPR"),
     "neumf": ("shopml.recommend.neumf", "NeuMF"),
     "sasrec": ("shopml.recommend.sasrec", "SASRec"),
@@ -116,8 +120,16 @@ def train_and_register(
     model_name: str,
     params: dict[str, Any] | None = None,
     source: str = "auto",
+    fit: Callable[[Recommender, pd.DataFrame, pd.DataFrame | None], Recommender] | None = None,
+    extra_config: dict[str, Any] | None = None,
+    extra_metrics: dict[str, Any] | None = None,
 ) -> ModelVersion:
-    """Fit ``model_name`` with ``params`` on the workspace and register it as ``recommend/<name>``."""
+    """Fit ``model_name`` with ``params`` on the workspace and register it as ``recommend/<name>``.
+
+    ``fit(model, interactions, items)`` replaces ``model.fit`` (e.g. data-parallel training on
+    Ray, :mod:`shopml.distributed.train`); ``extra_config`` / ``extra_metrics`` are recorded in
+    the version's meta.json (e.g. the hyper-parameter search that chose ``params``).
+    """
     klass = model_class(model_name)
     params = dict(params or {})
     try:
@@ -137,7 +149,8 @@ def train_and_register(
         if own:
             ws.close()
     t0 = time.perf_counter()
-    model.fit(frame, items=items if len(items) else None)
+    catalogue = items if len(items) else None
+    model = fit(model, frame, catalogue) if fit is not None else model.fit(frame, items=catalogue)
     fit_seconds = time.perf_counter() - t0
     ts = pd.to_datetime(frame["ts"], utc=True)
     config = {
@@ -149,13 +162,14 @@ def train_and_register(
         "n_users": len(model.users_),
         "n_items": len(model.items_),
         "n_interactions": int(model.train_.nnz),
+        **(extra_config or {}),
     }
     return reg.register(
         "recommend",
         model_name,
         model.save,
         config=config,
-        metrics={"fit_seconds": round(fit_seconds, 4)},
+        metrics={"fit_seconds": round(fit_seconds, 4), **(extra_metrics or {})},
         data_fingerprint=fingerprint,
     )
 

@@ -517,6 +517,14 @@ def _hyp2f1(A: float, B: float, c: np.ndarray, z: np.ndarray, max_terms: int = 2
     rest = ~done
     if rest.any():
         total[rest] = hyp2f1(A, B, c[rest], z[rest])
+        bad = np.flatnonzero(rest & ~np.isfinite(total))
+        if bad.size:
+            # scipy also fails where c - A - B is an integer with z near 1 and c small
+            # (A=3, B=-0.99, c=3.01, z=0.998 gives NaN); these points are rare, so mpmath
+            # (arbitrary precision, installed with torch's sympy) evaluates them one by one.
+            import mpmath
+
+            total[bad] = [float(mpmath.hyp2f1(A, B, c[i], z[i])) for i in bad]
     return total.reshape(shape)
 
 

@@ -1,23 +1,41 @@
-"""Predictions about customers: so far customer lifetime value (BG/NBD + Gamma-Gamma)."""
+"""Predictions about customers and orders: customer lifetime value (BG/NBD + Gamma-Gamma,
+``GET /v1/predict/clv``) and the registered task models (``POST /v1/predict/{task}``: churn, fraud, ctr, conversion)."""
 
 from __future__ import annotations
 
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Annotated, Any
+
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from shopml.core.errors import ShopMLError, ValidationError
 from shopml.predict.btyd import check_rfm
+from shopml.predict.decision import CostMatrix, bayes_threshold
+from shopml.predict.tasks import (
+    TASK_OPTIONS,
+    LoadedTask,
+    load_task,
+    score_task,
+    scoring_data,
+    task_options,
+)
 from shopml.serve.auth import require_read_key
-from shopml.serve.deps import get_snapshot
+from shopml.serve.deps import get_snapshot, get_state
 from shopml.serve.errors import ApiError
 from shopml.serve.schemas import CLV, ModelRef, errors
 from shopml.serve.state import LoadedCLV, Snapshot, clv_table
+from shopml.serve.workspace_io import open_workspace
 
 router = APIRouter(
     prefix="/v1/predict",
     tags=["predict"],
     dependencies=[Depends(require_read_key)],
-    responses=errors(401, 404, 422, 503),
+    responses=errors(400, 401, 404, 413, 422, 503),
 )
 
 UNITS = {"D": "day", "W": "week"}
@@ -158,3 +176,180 @@ def predict_clv(
         segment=segment,
         model=ModelRef(**clv.ref),
     )
+
+
+# --------------------------------------------------------------------------- churn, fraud, ...
+# Models registered by `shopml train predict --task T` (predict/<task>). They are loaded on the
+# first request after each reload (the snapshot's generation), together with the scores of
+# every row the workspace holds for the task (customers, orders), so an id is a lookup.
+
+MAX_ROWS = 1000
+
+
+class TaskCosts(BaseModel):
+    """A cost matrix for the decision (overrides the task's default; fraud, ctr and conversion have one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    tp: float = Field(0.0, ge=-1e9, le=1e9, description="Cost of acting on a positive.")
+    fp: float = Field(1.0, ge=-1e9, le=1e9, description="Cost of acting on a negative.")
+    fn: float = Field(1.0, ge=-1e9, le=1e9, description="Cost of missing a positive.")
+    tn: float = Field(0.0, ge=-1e9, le=1e9, description="Cost of leaving a negative alone.")
+
+
+class TaskRequest(BaseModel):
+    """Rows to score: ids known to the workspace (customers for churn, orders for fraud,
+    impressions for ctr, sessions for conversion), or feature rows (the model's feature
+    columns; missing numbers may be null)."""
+
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] | None = Field(
+        None, max_length=MAX_ROWS
+    )
+    rows: list[dict[str, float | int | str | bool | None]] | None = Field(None, max_length=MAX_ROWS)
+    costs: TaskCosts | None = None
+
+
+class TaskScore(BaseModel):
+    id: str | None = None
+    probability: float = Field(description="Calibrated P(y=1).")
+    p_raw: float = Field(description="The model's probability before calibration.")
+    decision: int | None = Field(None, description="1: act (flag, target), from the cost matrix.")
+    threshold: float | None = Field(None, description="The Bayes minimum-risk threshold used.")
+
+
+class TaskResponse(BaseModel):
+    task: str
+    entity: str
+    model: ModelRef
+    predictions: list[TaskScore]
+
+
+@dataclass(frozen=True)
+class _Served:
+    loaded: LoadedTask
+    scores: pd.DataFrame | None  # indexed by entity id (str)
+    error: str | None = None
+
+
+class _TaskCache:
+    """Loaded task models per snapshot generation (a reload makes the next request load anew)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.generation: int | None = None
+        self.models: dict[str, _Served | None] = {}
+
+    def get(self, state: Any, snap: Snapshot, task: str) -> _Served | None:
+        with self.lock:
+            if self.generation != snap.generation:
+                self.generation, self.models = snap.generation, {}
+            if task not in self.models:
+                self.models[task] = _load_served(state, task)
+            return self.models[task]
+
+
+# one cache per server state (an app), dropped with it
+_CACHES: weakref.WeakKeyDictionary[Any, _TaskCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache_of(state: Any) -> _TaskCache:
+    with _CACHES_LOCK:
+        cache = _CACHES.get(state)
+        if cache is None:
+            cache = _CACHES[state] = _TaskCache()
+        return cache
+
+
+def _load_served(state: Any, task: str) -> _Served | None:
+    from shopml.registry import ModelNotFoundError, Registry
+
+    reg = Registry(state.settings.registry)
+    try:
+        mv = reg.latest("predict", task)
+    except ModelNotFoundError:
+        return None
+    loaded = load_task(reg, mv)
+    try:
+        with open_workspace(state.settings.workspace, read_only=True) as ws:
+            ids, X = scoring_data(task, ws, task_options(task, loaded.config.get("options")))
+        scores = score_task(loaded, X)
+        scores.index = pd.Index(ids, name="id")
+        return _Served(loaded, scores[~scores.index.duplicated()])
+    except Exception as exc:  # noqa: BLE001 - feature rows are still served
+        return _Served(loaded, None, f"{type(exc).__name__}: {exc}")
+
+
+@router.post(
+    "/{task}",
+    response_model=TaskResponse,
+    summary="Score customers, orders, impressions or sessions with a registered task model (churn, fraud, ctr, conversion)",
+)
+def predict_task(
+    body: TaskRequest,
+    task: str = Path(..., min_length=1, max_length=64, pattern=r"^[a-z_]+$"),
+    state: Any = Depends(get_state),
+    snap: Snapshot = Depends(get_snapshot),
+) -> TaskResponse:
+    """Calibrated probabilities and, with a cost matrix (the task's default, or ``costs``), the
+    Bayes minimum-risk decision, for workspace ids or explicit feature rows."""
+    if task == "clv":
+        raise ApiError(422, "invalid_request", "CLV is served by GET /v1/predict/clv")
+    if task not in TASK_OPTIONS:
+        raise ApiError(404, "unknown_task", f"no prediction task {task!r}; tasks: {sorted(TASK_OPTIONS)} and clv")
+    if (body.ids is None) == (body.rows is None):
+        raise ApiError(422, "invalid_request", "give exactly one of ids or rows")
+    try:
+        served = _cache_of(state).get(state, snap, task)
+    except Exception as exc:  # noqa: BLE001 - a broken version is a service problem, not the caller's
+        raise ApiError(503, "no_model", f"predict/{task} failed to load: {type(exc).__name__}: {exc}") from None
+    if served is None:
+        raise ApiError(503, "no_model", f"no {task} model is registered (predict/{task}); run `shopml train predict --task {task}` and reload")
+    loaded = served.loaded
+    costs = CostMatrix(**body.costs.model_dump()) if body.costs is not None else None
+    if body.ids is not None:
+        if served.scores is None:
+            raise ApiError(503, "no_scores", f"the workspace's rows could not be scored: {served.error}; send feature rows instead")
+        ids = [str(i) for i in body.ids]
+        missing = [i for i in ids if i not in served.scores.index]
+        if missing:
+            raise ApiError(404, "unknown_id", f"{loaded.config.get('entity', 'id')} not in the workspace: {missing[:5]}", ids=missing[:20])
+        frame = served.scores.loc[ids].reset_index()
+        if costs is not None:
+            frame = _decide(frame, costs)
+    else:
+        X = pd.DataFrame.from_records(body.rows)
+        for c in loaded.model.encoder_.numeric_:
+            if c in X.columns:
+                X[c] = pd.to_numeric(X[c], errors="coerce")
+        try:
+            if costs is None and task == "fraud" and "purchase_value" not in X.columns:
+                raise ValidationError("rows lack purchase_value, which the fraud decision's costs need")
+            frame = score_task(loaded, X, costs)
+        except ShopMLError as exc:
+            raise ApiError(422, "invalid_request", str(exc)) from None
+        frame.insert(0, "id", None)
+    preds = [
+        TaskScore(
+            id=r["id"],
+            probability=float(r["probability"]),
+            p_raw=float(r["p_raw"]),
+            decision=int(r["decision"]) if "decision" in r and pd.notna(r["decision"]) else None,
+            threshold=float(r["threshold"]) if "threshold" in r and pd.notna(r["threshold"]) else None,
+        )
+        for r in frame.to_dict(orient="records")
+    ]
+    return TaskResponse(
+        task=task,
+        entity=str(loaded.config.get("entity", "id")),
+        model=ModelRef(name=loaded.version.name, version=loaded.version.version),
+        predictions=preds,
+    )
+
+
+def _decide(frame: pd.DataFrame, costs: CostMatrix) -> pd.DataFrame:
+    try:
+        thr = float(bayes_threshold(costs))
+    except ShopMLError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
+    return frame.assign(threshold=thr, decision=(frame["probability"] >= thr).astype(int))

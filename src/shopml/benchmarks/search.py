@@ -118,9 +118,20 @@ def run(
     folds: int = 5,
     seed: int = 0,
     encoder: object = "minilm",
+    task: str | None = None,
     **_: object,
 ) -> BenchResult:
-    """Run the search benchmark (see the module docstring); ``quick`` uses a subset."""
+    """Run the search benchmark (see the module docstring); ``quick`` uses a subset.
+
+    ``task="clicks"`` runs the click-model benchmark on simulated logs instead
+    (:mod:`shopml.benchmarks.search_clicks`).
+    """
+    if task == "clicks":
+        from shopml.benchmarks.search_clicks import run_clicks
+
+        return run_clicks(dataset, quick=quick, seed=seed)
+    if task not in (None, "ranking"):
+        raise ValidationError(f"search tasks are 'ranking' (default) and 'clicks', got {task!r}")
     if workspace is None and (dataset or "homedepot") != "homedepot":
         raise ValidationError(
             f"the search suite runs on homedepot (or a workspace), got {dataset!r}"

@@ -215,3 +215,38 @@ class RelevanceRegressor:
         obj.feature_names_ = meta["features"]
         obj.range_ = tuple(meta["range"])
         return obj
+
+
+def click_labels(
+    pairs: pd.DataFrame,
+    max_grade: int = 4,
+    min_impressions: int = 10,
+    column: str = "relevance",
+) -> pd.DataFrame:
+    """Integer grades ``0..max_grade`` for the re-ranker from a click model's relevance estimates.
+
+    ``pairs`` is a click model's :meth:`~shopml.search.click_models.ClickModel.pair_frame`
+    (``query, item, impressions, relevance``). Pairs shown fewer than ``min_impressions`` times
+    are dropped (their estimate is mostly the prior). Grades are the quantile bins of relevance
+    over all kept pairs, so that a grade means the same in every query and each grade is used.
+    """
+    need = {"query", "item", "impressions", column}
+    if not isinstance(pairs, pd.DataFrame) or not need <= set(pairs.columns):
+        raise ValidationError(f"pairs must be a DataFrame with columns {sorted(need)}")
+    if max_grade < 1:
+        raise ValidationError(f"max_grade must be at least 1, got {max_grade}")
+    kept = pairs[pairs["impressions"] >= min_impressions]
+    if kept.empty:
+        raise ValidationError(f"no pair has {min_impressions} or more impressions")
+    rel = kept[column].to_numpy(np.float64)
+    # rank-based bins: ties share a grade, and the grades stay ordered like the estimates
+    pct = pd.Series(rel).rank(method="average", pct=True).to_numpy()
+    grade = np.minimum((pct * (max_grade + 1)).astype(np.int64), max_grade)
+    return pd.DataFrame(
+        {
+            "query": kept["query"].to_numpy(),
+            "item": kept["item"].to_numpy(),
+            "relevance": rel,
+            "grade": grade,
+        }
+    )

@@ -8,8 +8,9 @@ CLV model, starts ``shopml serve`` on 127.0.0.1 in a subprocess and drives it wi
 httpx client, open loop: request ``i`` is due at ``t0 + i / rate`` whatever happened before,
 and its latency counts from that due time (so a slow server cannot hide its queue by slowing
 the client down); the first 10 requests of each step (a new client opening its connections)
-are left out of the percentiles. Each step is bounded in requests (``--max-requests``) and
-time. For each of
+are left out of the percentiles. Each step lasts ``--seconds`` at the rate, with at least
+``--min-requests`` (so a low rate still gives 100 latencies for its p99) and at most
+``--max-requests``. For each of
 recommendations, search and CLV it reports p50 / p99 latency and errors per rate, the highest
 rate with p99 under 50 ms, and the overhead of the service: one request at a time over HTTP
 against the same call in-process. The client runs on the same machine as the server and takes
@@ -111,10 +112,17 @@ def time_in_process(fn: Callable[[int], object], n: int) -> list[float]:
 
 # ----------------------------------------------------------------------------- load
 async def open_loop(
-    base: str, work: Workload, name: str, rate: float, seconds: float, max_requests: int
+    base: str,
+    work: Workload,
+    name: str,
+    rate: float,
+    seconds: float,
+    max_requests: int,
+    min_requests: int = 0,
 ) -> dict:
-    """``rate`` requests per second for ``seconds`` (at most ``max_requests``), open loop."""
-    n = max(1, min(int(rate * seconds), max_requests))
+    """``rate`` requests per second for ``seconds`` (at least ``min_requests``, so that a low
+    rate still gives enough latencies for a p99; at most ``max_requests``), open loop."""
+    n = max(1, min(max(int(rate * seconds), min_requests), max_requests))
     lat: list[float] = []
     ok = [0]
     errors: Counter = Counter()
@@ -149,6 +157,7 @@ async def open_loop(
         "errors": sum(errors.values()),
         "error_kinds": dict(errors),
         "achieved_rps": round(n / wall, 1),
+        "latencies": len(lat),
         "p50_ms": _ms(percentile(lat, 50)),
         "p90_ms": _ms(percentile(lat, 90)),
         "p99_ms": _ms(percentile(lat, 99)),
@@ -208,17 +217,19 @@ def markdown(result: dict) -> str:
         "# Service load (loopback, open-loop asyncio + httpx client on the same machine)",
         "",
         f"Machine: {result['machine']}. Shop: {result['shop']}. Server: `shopml serve --workers {result['workers']}`. "
-        f"Each step: up to {result['max_requests']} requests over {result['seconds']} s; latency counted from "
+        f"Each step: {result['seconds']} s at the rate, at least {result['min_requests']} and at most "
+        f"{result['max_requests']} requests; latency counted from "
         f"each request's due time; the first {WARMUP} requests of a step (opening connections) are left "
         "out of the percentiles.",
         "",
-        "| endpoint | rate (req/s) | achieved | ok | errors | p50 ms | p90 ms | p99 ms | max ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| endpoint | rate (req/s) | achieved | ok | errors | latencies | p50 ms | p90 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, ep in result["endpoints"].items():
         for s in ep["steps"]:
             lines.append(
-                f"| {name} | {s['rate']:g} | {s['achieved_rps']} | {s['ok']} | {s['errors']} | {s['p50_ms']} | "
+                f"| {name} | {s['rate']:g} | {s['achieved_rps']} | {s['ok']} | {s['errors']} | "
+                f"{s.get('latencies')} | {s['p50_ms']} | "
                 f"{s['p90_ms']} | {s['p99_ms']} | {s['max_ms']} |"
             )
     lines += [
@@ -251,9 +262,15 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--session-rate", type=float, default=0.05, help="sessions per user and day")
-    ap.add_argument("--rates", default="25,50,75,100,150,200,300,400")
+    ap.add_argument("--rates", default="5,10,25,50,75,100,150,200,300,400")
     ap.add_argument("--seconds", type=float, default=6.0, help="duration of each rate step")
     ap.add_argument("--max-requests", type=int, default=2000, help="cap per rate step")
+    ap.add_argument(
+        "--min-requests",
+        type=int,
+        default=110,
+        help="floor per rate step (100 latencies after the warm-up: a p99 that is not just the max)",
+    )
     ap.add_argument(
         "--sequential", type=int, default=300, help="one-at-a-time requests for the overhead"
     )
@@ -294,7 +311,15 @@ def main() -> None:
                 steps = []
                 for rate in rates:
                     step = asyncio.run(
-                        open_loop(server.base, work, name, rate, args.seconds, args.max_requests)
+                        open_loop(
+                            server.base,
+                            work,
+                            name,
+                            rate,
+                            args.seconds,
+                            args.max_requests,
+                            args.min_requests,
+                        )
                     )
                     steps.append(step)
                     print(name, step, flush=True)
@@ -331,6 +356,7 @@ def main() -> None:
         "workers": args.workers,
         "seconds": args.seconds,
         "max_requests": args.max_requests,
+        "min_requests": args.min_requests,
         "server_ready_s": round(ready_s, 2),
         "endpoints": endpoints,
         "clv_compute_in_process_ms": {

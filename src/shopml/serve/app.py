@@ -24,11 +24,15 @@ from shopml import __version__
 from shopml.serve.errors import install_error_handlers
 from shopml.serve.limits import BodySizeLimitMiddleware
 from shopml.serve.metrics import MetricsMiddleware, ServeMetrics
-from shopml.serve.routers import admin, feedback, predict, recommend
+from shopml.serve.routers import admin, dashboard, feedback, overview, predict, recommend
 from shopml.serve.settings import ServeSettings
 from shopml.serve.state import SearchEngine, ServeState
 
 log = logging.getLogger("shopml.serve")
+#: how long uvicorn's supervisor waits for a worker's answer before killing it (uvicorn's 5 s
+#: default kills a worker that is still loading its models on a busy machine, then restarts it,
+#: forever: measured on 2 shared cores at load 14, two workers never became ready; 60 s: ready in 33 s)
+WORKER_HEALTHCHECK_S = 60
 
 DESCRIPTION = """
 Decision models of a shop, served from one workspace and one model registry.
@@ -41,6 +45,8 @@ Decision models of a shop, served from one workspace and one model registry.
   per `event_id` (`?wait=true` answers 200 once it is there), and changes the user's next
   recommendations at once.
 * Errors are `{"error": code, "message": ...}`; bad input is a 4xx whose message says what is wrong.
+* The **dashboard** at `/dashboard/` draws on the read-only `/v1/overview`, `/v1/leaderboards`,
+  `/v1/customers/{user_id}` and `/v1/items/{item_id}`; it and these docs load nothing from the internet.
 """
 
 
@@ -81,7 +87,7 @@ def build_app(settings: ServeSettings) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served offline by the dashboard router
         redoc_url=None,
     )
     app.state.settings = settings
@@ -97,6 +103,9 @@ def build_app(settings: ServeSettings) -> FastAPI:
         app.include_router(search.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
+    app.include_router(overview.router)
+    app.include_router(dashboard.router)
+    dashboard.mount_static(app)
     # added last = outermost: metrics also count the 413s of the size limit
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -123,6 +132,8 @@ def run(
     kwargs: dict[str, Any] = dict(
         factory=True, host=host, port=port, workers=workers, log_level=log_level, access_log=False
     )
+    if workers > 1:
+        kwargs["timeout_worker_healthcheck"] = WORKER_HEALTHCHECK_S
     if workers == 1:
         uvicorn.run("shopml.serve.app:app_from_env", **kwargs)
         return

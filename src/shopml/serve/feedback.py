@@ -635,6 +635,10 @@ class FeedbackService:
         self._ticks.append((seconds, fn))
 
     def start(self) -> None:
+        # elect before serving: the first process to start is the writer, not the first pump
+        # thread to be scheduled (which on a busy machine can be a later worker's)
+        with self._round_lock:
+            self._elect()
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._run, name="shopml-feedback-pump", daemon=True

@@ -16,6 +16,7 @@ ENV = {
     "read_key": "SHOPML_READ_KEY",
     "default_recommender": "SHOPML_SERVE_RECOMMENDER",
     "max_body_bytes": "SHOPML_SERVE_MAX_BODY",
+    "bench_dir": "SHOPML_SERVE_BENCH_DIR",
 }
 
 
@@ -42,10 +43,13 @@ class ServeSettings:
     feedback_wait_timeout_s: float = 10.0
     log_rotate_bytes: int = 64 * 1024 * 1024
     runtime_dir: Path | None = None
+    bench_dir: Path | None = None  # benchmark results shown as leaderboards (None: none shown)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "workspace", Path(self.workspace))
         object.__setattr__(self, "registry", Path(self.registry))
+        if self.bench_dir is not None:
+            object.__setattr__(self, "bench_dir", Path(self.bench_dir))
         if self.runtime_dir is None:
             object.__setattr__(
                 self, "runtime_dir", self.workspace.with_name(self.workspace.name + ".serve")

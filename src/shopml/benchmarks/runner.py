@@ -20,7 +20,7 @@ from shopml.core.errors import ValidationError
 from shopml.core.persist import atomic_write_json, atomic_write_text
 
 SUITES: dict[str, Callable[..., BenchResult]] = {}
-SUITE_MODULES = {"recommend": "shopml.benchmarks.recommend", "predict": "shopml.benchmarks.predict", "search": "shopml.benchmarks.search"}
+SUITE_MODULES = {"recommend": "shopml.benchmarks.recommend", "predict": "shopml.benchmarks.predict", "search": "shopml.benchmarks.search", "distributed": "shopml.benchmarks.distributed"}
 
 
 def suite(capability: str) -> Callable:

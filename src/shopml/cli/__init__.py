@@ -4,7 +4,17 @@ A new capability adds ``cli/<capability>.py`` (its ``train`` sub-command on ``tr
 own commands on ``app``) and imports it below.
 """
 
-from shopml.cli import bench, data, demo, recommend, serve  # noqa: F401  (registers commands)
+from shopml.cli import (  # noqa: F401  (registers commands)
+    batch,
+    bench,
+    data,
+    demo,
+    pipeline,
+    predict,
+    recommend,
+    search,
+    serve,
+)
 from shopml.cli.app import app
 
 __all__ = ["app", "main"]

@@ -21,8 +21,9 @@ def serve(
     read_key: str | None = typer.Option(None, envvar="SHOPML_READ_KEY", help="Key also required by read endpoints."),
     recommender: str | None = typer.Option(None, help="Default recommender (default: the latest registered)."),
     max_body: int = typer.Option(1_048_576, help="Largest request body in bytes (larger: 413)."),
+    bench_dir: Path = typer.Option(Path("bench/results"), help="Benchmark results shown as the dashboard's leaderboards (ignored if absent)."),
 ) -> None:
-    """Serve the registry's models over the workspace: API at /v1, docs at /docs, metrics at /metrics."""
+    """Serve the registry's models over the workspace: API at /v1, dashboard at /dashboard/, docs at /docs, metrics at /metrics."""
     from shopml.serve.app import run
     from shopml.serve.settings import ServeSettings
 
@@ -31,10 +32,13 @@ def serve(
     if workers < 1:
         fail(ValueError(f"--workers must be at least 1, got {workers}"))
     try:
-        settings = ServeSettings(workspace.resolve(), registry.resolve(), api_key, read_key, recommender, max_body)
+        settings = ServeSettings(
+            workspace.resolve(), registry.resolve(), api_key, read_key, recommender, max_body,
+            bench_dir=bench_dir.resolve() if bench_dir.is_dir() else None,
+        )
     except ShopMLError as exc:
         fail(exc)
     if api_key is None:
         err.print("note: no --api-key: feedback and admin endpoints are disabled")
-    say.print(f"serving {workspace} with models from {registry} on http://{host}:{port} (docs: /docs)")
+    say.print(f"serving {workspace} with models from {registry} on http://{host}:{port} (dashboard: /dashboard/, docs: /docs)")
     run(settings, host=host, port=port, workers=workers)

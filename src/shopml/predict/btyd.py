@@ -518,14 +518,24 @@ def _hyp2f1(A: float, B: float, c: np.ndarray, z: np.ndarray, max_terms: int = 2
     if rest.any():
         total[rest] = hyp2f1(A, B, c[rest], z[rest])
         bad = np.flatnonzero(rest & ~np.isfinite(total))
-        if bad.size:
+        # mpmath costs milliseconds a point: worth it for a few stray points, not for a fit whose
+        # parameters put thousands of customers there (those stay NaN and are reported)
+        if 0 < bad.size <= 64:
             # scipy also fails where c - A - B is an integer with z near 1 and c small
             # (A=3, B=-0.99, c=3.01, z=0.998 gives NaN); these points are rare, so mpmath
             # (arbitrary precision, installed with torch's sympy) evaluates them one by one.
             import mpmath
 
-            total[bad] = [float(mpmath.hyp2f1(A, B, c[i], z[i])) for i in bad]
+            total[bad] = [_mp_hyp2f1(mpmath, A, B, c[i], z[i]) for i in bad]
     return total.reshape(shape)
+
+
+def _mp_hyp2f1(mpmath, A: float, B: float, c: float, z: float) -> float:
+    """mpmath's 2F1, or NaN where even it does not converge (the caller reports non-finite values)."""
+    try:
+        return float(mpmath.hyp2f1(A, B, c, z))
+    except mpmath.libmp.NoConvergence:
+        return float("nan")
 
 
 # --------------------------------------------------------------------------- Gamma-Gamma

@@ -6,6 +6,7 @@ model's probabilities through it. Both keep their state as plain numbers/arrays 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-class Calibrator:
+class Calibrator(ABC):
     """Base: ``fit(p, y)``, ``transform(p)``, ``to_dict()``/``from_dict``, ``save``/``load``."""
 
     kind = ""
@@ -56,11 +57,13 @@ class Calibrator:
         p, _ = _check(p)
         return np.clip(self._transform(p), 0.0, 1.0)
 
+    @abstractmethod
     def _fit(self, p: np.ndarray, y: np.ndarray) -> None:
-        raise NotImplementedError
+        """Learn the map from raw scores ``p`` to probabilities of ``y``."""
 
+    @abstractmethod
     def _transform(self, p: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Apply the learned map."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "state": self.state_}

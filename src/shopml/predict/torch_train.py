@@ -32,6 +32,7 @@ Example (a logistic model as a torch module)::
 from __future__ import annotations
 
 import copy
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -162,8 +163,9 @@ class TorchPredictor(Predictor):
     loss: str = "bce"
 
     # hooks ---------------------------------------------------------------
+    @abstractmethod
     def _build_module(self) -> nn.Module:
-        raise NotImplementedError
+        """The network, sized from the fitted encoder."""
 
     def _inputs(self, X: pd.DataFrame) -> Inputs:
         enc = self.encoder_.transform(X)

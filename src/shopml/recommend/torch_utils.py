@@ -10,6 +10,7 @@ of the weights live here once.
 from __future__ import annotations
 
 import copy
+from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -277,14 +278,16 @@ class TorchRecommender(Recommender):
         return self
 
     # hooks ---------------------------------------------------------------
+    @abstractmethod
     def _build_module(self) -> nn.Module:
-        raise NotImplementedError
+        """The network, sized from the training data."""
 
     def _prepare(self, X: sp.csr_matrix, data: Interactions, rng: np.random.Generator) -> None:
         """Build the arrays training needs (called before ``_build_module``)."""
 
+    @abstractmethod
     def _train_epoch(self, epoch: int, rng: np.random.Generator) -> float:
-        raise NotImplementedError
+        """One pass over the training data; returns the mean loss."""
 
     def _extra_state(self) -> dict[str, np.ndarray]:
         return {}

@@ -25,6 +25,7 @@ slate) of 0/1. :func:`sessions_from_frame` builds them from a long impression lo
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ def sessions_from_frame(
     return q, docs, clicks
 
 
-class ClickModel:
+class ClickModel(ABC):
     """Shared plumbing: input checks, the (query, item) pair index, relevance lookup, persistence.
 
     Subclasses implement ``_fit(pair, valid, clicks)`` over dense pair codes and set
@@ -148,8 +149,9 @@ class ClickModel:
         self._fit(pair, valid, clicks)
         return self
 
+    @abstractmethod
     def _fit(self, pair: np.ndarray, valid: np.ndarray, clicks: np.ndarray) -> None:
-        raise NotImplementedError
+        """Learn the model's parameters from the sessions' pairs, shown mask and clicks."""
 
     def _prior_mean(self) -> float:
         return self.prior_mean_

@@ -43,6 +43,34 @@ def get_suite(capability: str) -> Callable[..., BenchResult]:
     return SUITES[capability]
 
 
+def provenance() -> dict[str, Any]:
+    """Which code produced a result: the git commit (and whether the tree had uncommitted
+    changes), the command line, and the machine's load average while it ran."""
+    import subprocess
+    import sys
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], capture_output=True, text=True, timeout=10,
+                cwd=Path(__file__).resolve().parent,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):  # pragma: no cover - no git
+            return ""
+
+    commit = git("rev-parse", "HEAD") or None
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
+    argv = sys.argv[:]
+    if argv and argv[0].endswith("shopml"):
+        argv[0] = "shopml"
+    return {
+        "commit": commit,
+        "dirty": dirty,
+        "command": " ".join(argv),
+        "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
 def machine() -> str:
     """One line describing where the numbers were measured."""
     try:
@@ -74,6 +102,7 @@ class BenchResult:
     notes: list[str] = field(default_factory=list)
     machine: str = field(default_factory=machine)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    provenance: dict[str, Any] = field(default_factory=provenance)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +111,7 @@ class BenchResult:
             "protocol": self.protocol,
             "machine": self.machine,
             "created": self.created,
+            **self.provenance,
             "notes": self.notes,
             "rows": [r.__dict__ for r in self.rows],
         }
@@ -94,7 +124,11 @@ class BenchResult:
             "",
             f"Protocol: {self.protocol}  ",
             f"Machine: {self.machine}  ",
-            f"Created: {self.created}",
+            f"Created: {self.created}  ",
+            f"Commit: {self.provenance.get('commit')}"
+            f"{' (uncommitted changes)' if self.provenance.get('dirty') else ''}  ",
+            f"Command: `{self.provenance.get('command')}`  ",
+            f"Load average: {self.provenance.get('load_avg')}",
             "",
             "| " + " | ".join(head) + " |",
             "|" + "---|" * len(head),

@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(FIND_LINKS) -e '.[dev,bench,nlp,distributed]'
+	$(PY) -m pip install -q $(FIND_LINKS) -e '.[dev,bench,nlp,distributed,forecast]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -21,6 +21,13 @@ BUILTIN: tuple[str, ...] = (
     "shopml.predict.capability:SPEC",
     "shopml.predict.capability:CLV",
     "shopml.search.capability:SPEC",
+    "shopml.text.capability:SPEC",
+    "shopml.support.capability:SPEC",
+    "shopml.vision.capability:SPEC",
+    "shopml.bandits.capability:SPEC",
+    "shopml.forecast.capability:SPEC",
+    "shopml.inventory.capability:SPEC",
+    "shopml.pricing.capability:SPEC",
 )
 
 ENTRY_POINT_GROUP = "shopml.capabilities"
@@ -48,10 +55,3 @@ def get(name: str) -> Capability:
         raise ValidationError(f"no capability {name!r}; registered: {sorted(specs())}")
     return found
 
-
-def by_folder(folder: str) -> Capability | None:
-    """The capability that serves registry folder ``folder`` (``artifacts/<folder>/...``)."""
-    for spec in specs().values():
-        if folder in spec.folders:
-            return spec
-    return None

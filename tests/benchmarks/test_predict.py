@@ -20,6 +20,7 @@ def test_clv_suite_compares_models_with_the_peer_on_the_published_split(tmp_path
     rows = {r.model: r for r in res.rows}
     assert list(rows) == [
         "shopml BG/NBD",
+        "shopml seasonal BG/NBD",
         "lifetimes BetaGeoFitter",
         "LightGBM RFM (poisson)",
         "naive rate",

@@ -52,11 +52,15 @@ def test_churn_cutoffs_never_train_on_test_labels():
 
 def test_churn_suite_on_a_workspace(tmp_path):
     shop = build_shop(tmp_path / "shop.duckdb")
-    res = get_suite("predict")(workspace=shop, task="churn", quick=True, horizon=30, step=14, models=FLOORS)
+    res = get_suite("predict")(
+        workspace=shop, task="churn", quick=True, horizon=30, step=14, models=FLOORS
+    )
     names = [r.model for r in res.rows]
     assert names == [*FLOORS, "BG/NBD P(buy in horizon)"]
     for r in res.rows:
         assert 0 <= r.metrics["brier"] <= 1 and 0 <= r.metrics["auc"] <= 1
         assert len(r.extra["per_cutoff"]) == 1
     with pytest.raises(ValidationError, match="unknown model"):
-        get_suite("predict")(workspace=shop, task="churn", quick=True, horizon=30, step=14, models=["xgb"])
+        get_suite("predict")(
+            workspace=shop, task="churn", quick=True, horizon=30, step=14, models=["xgb"]
+        )

@@ -4,14 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopml.benchmarks.recommend import (
-    make_split,
-    model_specs,
-    run,
-    stratified_user_split,
-    temporal_split,
-    temporal_splits,
-)
+from shopml.benchmarks.recommend import run
+from shopml.benchmarks.recommend_models import model_specs
 from shopml.core.errors import ValidationError
 from shopml.data.loaders import get_loader
 
@@ -29,56 +23,6 @@ def _frame(n_users: int = 30, per_user: int = 12, seed: int = 0) -> pd.DataFrame
                 )
             )
     return pd.DataFrame(rows, columns=["user_id", "item_id", "ts"])
-
-
-def test_stratified_split_keeps_three_quarters_of_each_user():
-    df = _frame()
-    train, test = stratified_user_split(df, 0.75, seed=42)
-    assert len(train) + len(test) == len(df)
-    n = df.groupby("user_id").size()
-    got = train.groupby("user_id").size().reindex(n.index)
-    np.testing.assert_array_equal(got.to_numpy(), np.round(0.75 * n.to_numpy()))
-    again, _ = stratified_user_split(df, 0.75, seed=42)
-    pd.testing.assert_frame_equal(train, again)
-    other, _ = stratified_user_split(df, 0.75, seed=7)
-    assert not train.equals(other)
-    with pytest.raises(ValidationError, match="ratio"):
-        stratified_user_split(df, 1.5)
-
-
-def test_temporal_split_and_relevant_matrix():
-    df = _frame()
-    train, test = temporal_split(df, test_days=30)
-    assert train.ts.max() < test.ts.min()
-    split = make_split("t", train, test, exclude_seen=True, protocol="p", novel_only=True)
-    rel = split.relevant
-    assert rel.shape[1] >= split.train.n_items
-    # novel only: no relevant pair was already in the user's training history
-    seen = split.train.matrix.toarray() > 0
-    r, c = rel.nonzero()
-    known = c < split.train.n_items
-    assert not seen[r[known], c[known]].any()
-    # only users present in both periods have relevant items
-    users = set(split.train.users.decode(split.users))
-    assert users <= set(train.user_id) & set(test.user_id)
-    val, tst = temporal_splits(df, "repeat", test_days=20)
-    assert not tst.exclude_seen and val.train.matrix.nnz < tst.train.matrix.nnz
-
-
-def test_test_only_items_count_as_relevant_misses():
-    train = pd.DataFrame(
-        {"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"], "ts": pd.Timestamp("2024-01-01")}
-    )
-    test = pd.DataFrame(
-        {
-            "user_id": ["a", "a", "b", "c"],
-            "item_id": ["new", "x", "y", "x"],
-            "ts": pd.Timestamp("2024-02-01"),
-        }
-    )
-    split = make_split("t", train, test, exclude_seen=False, protocol="p")
-    assert split.relevant.shape == (2, 3)  # items x, y and the test-only item
-    assert split.stats["test_only_items"] == 1 and split.stats["test_users"] == 2  # c is unknown
 
 
 def test_every_grid_fits_the_budget():
@@ -163,7 +107,9 @@ def test_workspace_run_on_a_simulated_shop(tmp_path):
         simulate(n_users=400, n_items=80, days=90, seed=3).write(ws)
     result = run(workspace=path, models=["popularity", "ease-decay"], quick=True, n_boot=50)
     rows = {r.model: r for r in result.rows}
-    assert set(rows) == {f"{m} ({v})" for m in ("popularity", "ease-decay") for v in ("novel", "repeat")}
+    assert set(rows) == {
+        f"{m} ({v})" for m in ("popularity", "ease-decay") for v in ("novel", "repeat")
+    }
     for r in rows.values():
         assert 0 <= r.metrics["ndcg@10"] <= 1 and r.extra["users"] > 0
     assert result.dataset == "simshop" and any("the workspace's events" in n for n in result.notes)
@@ -171,7 +117,7 @@ def test_workspace_run_on_a_simulated_shop(tmp_path):
 
 
 def test_als_speed_reports_both_clocks():
-    from shopml.benchmarks.recommend import als_speed
+    from shopml.benchmarks.recommend_speed import als_speed
     from shopml.recommend.interactions import Interactions
 
     speed = als_speed(Interactions.from_frame(_frame()), factors=8, iterations=2, repeats=1)

@@ -74,7 +74,9 @@ def test_every_session_grid_fits_the_budget():
         run("diginetica", models=["implicit-als"])
 
 
-@pytest.mark.skipif(not get_loader("diginetica").found(), reason="DIGINETICA sample not in the data directory")
+@pytest.mark.skipif(
+    not get_loader("diginetica").found(), reason="DIGINETICA sample not in the data directory"
+)
 def test_quick_diginetica_run(tmp_path):
     out = tmp_path / "dg.json"
     result = run("diginetica", models=["popularity", "sknn"], quick=True, n_boot=100, out=out)
@@ -82,3 +84,87 @@ def test_quick_diginetica_run(tmp_path):
     # session neighbours far above the popularity floor on real sessions
     assert got["sknn"]["hit_rate@20"] > got["popularity"]["hit_rate@20"] + 0.2
     assert out.exists() and out.with_suffix(".md").exists()
+
+
+# ------------------------------------------------------------------ the protocol on any workspace
+def _session_workspace(path, users: bool = False):
+    """A click log of anonymous sessions (two tastes), as `shopml ingest generic` would store it."""
+    from shopml.data import Workspace
+
+    rng = np.random.default_rng(2)
+    rows = [
+        (f"s{s}", [f"i{2 * i + s % 2}" for i in rng.integers(0, 12, 5)], s // 8) for s in range(320)
+    ]
+    views = _views(rows).assign(event_type="view")
+    if users:
+        views["user_id"] = "u" + (views.index % 25).astype(str)
+    with Workspace(path) as ws:
+        ws.append("events", views)
+    return path
+
+
+def test_sessions_without_users_choose_the_session_protocol(tmp_path):
+    from shopml.benchmarks.recommend_session import (
+        choose_protocol,
+        run_workspace,
+        workspace_test_days,
+        workspace_views,
+    )
+    from shopml.data import Workspace
+
+    path = _session_workspace(tmp_path / "clicks.duckdb")
+    with Workspace(path, read_only=True) as ws:
+        protocol, why = choose_protocol(ws)
+        views = workspace_views(ws)
+    assert protocol == "session" and "anonymous sessions" in why
+    assert workspace_test_days(views) == 7.0  # 40 days of history: the last week
+    result = run_workspace(path, models=["popularity", "sknn"], quick=True, n_boot=50,
+                           out=tmp_path / "r.json")
+    assert result.protocol.startswith("session-based next item")
+    assert result.notes[0].startswith("protocol: session (the events are anonymous sessions")
+    got = {r.model: r.metrics for r in result.rows}
+    assert set(got) == {"popularity", "sknn"}
+    # the sessions hold one taste each: session neighbours beat the popularity floor
+    assert got["sknn"]["hit_rate@20"] > got["popularity"]["hit_rate@20"]
+    assert (tmp_path / "r.json").exists() and (tmp_path / "r.md").exists()
+
+
+def test_users_choose_temporal_and_session_needs_sessions(tmp_path):
+    from shopml.benchmarks.recommend_session import choose_protocol, run_workspace
+    from shopml.core.errors import DataError
+    from shopml.data import Workspace
+
+    path = _session_workspace(tmp_path / "users.duckdb", users=True)
+    with Workspace(path, read_only=True) as ws:
+        assert choose_protocol(ws)[0] == "temporal"
+    with pytest.raises(ValidationError, match="unknown protocol"):
+        run_workspace(path, protocol="leave-one-out")
+    empty = tmp_path / "empty.duckdb"
+    Workspace(empty).close()
+    with pytest.raises(DataError, match="no item events with session ids"):
+        run_workspace(empty, protocol="session")
+
+
+def test_cli_bench_session_protocol(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from shopml.cli import app
+
+    path = _session_workspace(tmp_path / "clicks.duckdb")
+    out = tmp_path / "bench.json"
+    runner = CliRunner()
+    args = ["bench", "recommend", "--workspace", str(path), "--quick", "--models",
+            "popularity,sknn", "--out", str(out)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "protocol: session" in r.output
+    body = json.loads(out.read_text())
+    assert body["protocol"].startswith("session-based next item")
+    assert {row["model"] for row in body["rows"]} == {"popularity", "sknn"}
+    r = runner.invoke(app, [*args, "--protocol", "weekly"])
+    assert r.exit_code == 2 and "unknown protocol 'weekly'" in r.output
+    r = runner.invoke(app, ["bench", "recommend", "--dataset", "movielens-100k", "--protocol",
+                            "session"])
+    assert r.exit_code == 2

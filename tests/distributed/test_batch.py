@@ -12,12 +12,11 @@ from typer.testing import CliRunner
 from shopml.cli import app
 from shopml.core.errors import DataError, ValidationError
 from shopml.distributed.batch import BatchJob, recommend_job, run_batch
-from shopml.predict import BGNBD, GammaGamma, rfm_summary
+from shopml.predict.clv import load_clv_model, workspace_orders
+from shopml.predict.clv import train_and_register as clv_train
 from shopml.predict.linear import LogisticRegression
 from shopml.recommend.base import Recommender
 from shopml.registry import Registry
-from shopml.serve.artifacts import register_clv
-from shopml.serve.state import clv_table
 from tests.predict.contract import toy_frame
 
 runner = CliRunner()
@@ -42,24 +41,14 @@ def ease(reg: Path) -> Recommender:
 
 @pytest.fixture(scope="module")
 def classifier_shop(shop, tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
-    """A registry holding a classifier and the CLV pair; Parquet rows to score."""
+    """A registry holding a classifier and a CLV model; Parquet rows to score."""
     ws, _ = shop
     root = tmp_path_factory.mktemp("predict")
     reg = Registry(root / "registry")
     X, y = toy_frame(n=600)
     model = LogisticRegression().fit(X, y)
     reg.register("predict", "toy", model.save, config={"task": "classify"})
-    from shopml.data import Workspace
-
-    with Workspace(ws, read_only=True) as w:
-        orders = w.sql(
-            "SELECT user_id, ts, quantity * unit_price AS value FROM orders "
-            "WHERE status = 'completed' AND user_id IS NOT NULL"
-        )
-    summary = rfm_summary(orders, orders["ts"].max(), value_col="value")
-    bg = BGNBD().fit(summary["frequency"], summary["recency"], summary["T"])
-    gg = GammaGamma().fit(summary["frequency"], summary["monetary_value"])
-    register_clv(reg, bg, gg, freq="D", horizon=90.0)
+    clv_train(ws, reg, "btyd", horizon_days=90.0)
     rows = X.assign(row_id=[f"r{i}" for i in range(len(X))], label=y)
     path = root / "rows.parquet"
     rows.to_parquet(path)
@@ -108,23 +97,13 @@ def test_local_clv_covers_every_customer(shop, classifier_shop, tmp_path):
     ws, _ = shop
     reg, _, _ = classifier_shop
     out = tmp_path / "clv.parquet"
-    cli("batch", "predict", "-w", ws, "-r", reg, "-m", "clv", "--out", out, "--batch-size", 50)
+    cli("batch", "clv", "-w", ws, "-r", reg, "--out", out, "--options", "batch_size=50")
     got = pd.read_parquet(out)
-    from shopml.serve.artifacts import load_clv
-
-    registry = Registry(reg)
-    bg, gg, config = load_clv(registry, registry.latest("predict", "clv"))
-    from shopml.data import Workspace
-
-    with Workspace(ws, read_only=True) as w:
-        orders = w.sql(
-            "SELECT user_id, ts, quantity * unit_price AS value FROM orders "
-            "WHERE status = 'completed' AND user_id IS NOT NULL"
-        )
-    summary = rfm_summary(orders, pd.to_datetime(orders["ts"], utc=True).max(), value_col="value")
-    want = clv_table((bg, gg, config), summary, 90.0, 0.0)
-    assert got["user_id"].tolist() == summary.index.tolist()
-    np.testing.assert_allclose(got["clv"].to_numpy(), want["clv"].to_numpy(), rtol=1e-12)
+    model = load_clv_model(Registry(reg).latest("clv", "btyd"))
+    want = model.predict(workspace_orders(ws), horizon_days=90.0)
+    assert got["user_id"].tolist() == sorted(want.index)
+    want = want.loc[got["user_id"]]
+    np.testing.assert_allclose(got["clv"].to_numpy(), want["clv"].to_numpy(), rtol=1e-9)
     assert (got["p_alive"].between(0, 1)).all() and (got["clv"] >= 0).all()
 
 

@@ -7,11 +7,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from shopml.benchmarks.engine import run_suite
 from shopml.cli import app
 from shopml.core.errors import ValidationError
 from shopml.data import Workspace
 from shopml.data.synth import SimConfig, simulate
-from shopml.distributed.bench import run_suite
 
 
 @pytest.fixture(scope="module")

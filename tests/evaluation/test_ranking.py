@@ -132,3 +132,69 @@ def test_bad_cutoff_and_metric():
         ranking_metrics(TOP, REL, ks=6)
     with pytest.raises(ValidationError, match="unknown metric"):
         ranking_metrics(TOP, REL, ks=5, metrics=["auc"])
+
+
+def _ranx_inputs(top: np.ndarray, rel: sp.csr_matrix, gains: sp.csr_matrix | None = None):
+    """The same lists and judgements as ranx's Qrels and Run (scores falling with rank)."""
+    from ranx import Qrels, Run
+
+    g = (rel if gains is None else gains).tocsr()
+    qrels = {}
+    for u in range(g.shape[0]):
+        row = slice(g.indptr[u], g.indptr[u + 1])
+        if g.indptr[u + 1] > g.indptr[u]:
+            qrels[f"q{u:05d}"] = {
+                f"d{d}": int(v) for d, v in zip(g.indices[row], g.data[row], strict=True)
+            }
+    run = {
+        f"q{u:05d}": {f"d{d}": float(top.shape[1] - r) for r, d in enumerate(top[u]) if d >= 0}
+        or {"d-none": 0.0}
+        for u in range(top.shape[0])
+        if f"q{u:05d}" in qrels
+    }
+    return Qrels(qrels), Run(run)
+
+
+def test_metrics_agree_with_ranx():
+    """Every per-user metric equals ranx's (a maintained IR evaluation library) on random lists
+    with padding, test-only relevant items and users without any relevant item."""
+    ranx = pytest.importorskip("ranx")
+    rng = np.random.default_rng(7)
+    n_users, n_items, k = 60, 40, 10
+    top = np.stack([rng.permutation(n_items)[:k] for _ in range(n_users)])
+    top[rng.random((n_users, k)) < 0.1] = -1
+    top = np.sort(np.where(top < 0, n_items + 100, top), axis=1)  # padding to the end
+    top = np.stack([rng.permutation(r[r < n_items]).tolist() + [-1] * (r >= n_items).sum()
+                    for r in top])
+    rel_rows = [rng.choice(n_items + 5, size=rng.integers(0, 8), replace=False).tolist()
+                for _ in range(n_users)]
+    rel = _csr(rel_rows, n_cols=n_items + 5)  # 5 items exist only in the test period
+    ks = (1, 5, 10)
+    ours = ranking_metrics(top, rel, ks=ks, metrics=("precision", "recall", "hit_rate", "ndcg",
+                                                      "mrr", "map"))
+    qrels, run = _ranx_inputs(top, rel)
+    names = {"precision": "precision", "recall": "recall", "hit_rate": "hit_rate",
+             "ndcg": "ndcg", "mrr": "mrr", "map": "map"}
+    for ours_name, ranx_name in names.items():
+        for cut in ks:
+            theirs = ranx.evaluate(qrels, run, f"{ranx_name}@{cut}", return_mean=False)
+            np.testing.assert_allclose(ours.per_user[f"{ours_name}@{cut}"], theirs, atol=1e-9,
+                                       err_msg=f"{ours_name}@{cut}")
+
+
+def test_search_graded_ndcg_agrees_with_ranx():
+    """Search's graded NDCG (linear gains, ideal from all judgements) equals ranx's ``ndcg``."""
+    ranx = pytest.importorskip("ranx")
+    from shopml.search.metrics import ndcg_lists
+
+    rng = np.random.default_rng(3)
+    n_q, n_docs, k = 40, 30, 10
+    top = np.stack([rng.permutation(n_docs)[:k] for _ in range(n_q)])
+    dense = np.where(rng.random((n_q, n_docs)) < 0.3, rng.integers(1, 4, (n_q, n_docs)), 0)
+    dense[0] = 0  # a query without relevant documents: NaN here, left out by ranx
+    gains = sp.csr_matrix(dense.astype(np.float64))
+    ours = ndcg_lists(top, gains, k=k)
+    qrels, run = _ranx_inputs(top, gains > 0, gains)
+    theirs = ranx.evaluate(qrels, run, f"ndcg@{k}", return_mean=False)
+    np.testing.assert_allclose(ours[~np.isnan(ours)], theirs, atol=1e-9)
+    assert np.isnan(ours[0])

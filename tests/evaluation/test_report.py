@@ -88,3 +88,23 @@ def test_write_report_and_bad_input(tmp_path):
     bad["steps"][0]["result"]["plots"] = [{"kind": "pie"}]
     with pytest.raises(ValidationError, match="pie"):
         render_report(bad)
+
+
+def test_oracle_and_paired_difference_columns():
+    record = make_record()
+    step = next(s for s in record["steps"] if s["name"] == "recommend")
+    primary = step["result"]["primary"]
+    step["result"].setdefault("stats", {})["oracle"] = {
+        "model": "oracle <true utilities>", "metrics": {primary: 0.4321}, "ci": {primary: [0.41, 0.45]}}
+    step["result"]["stats"]["best_vs_baseline"] = {
+        "model": "ease", "baseline": "popularity", "metric": primary, "diff": 0.0777, "ci": [0.05, 0.1]}
+    rows = {r["step"]: r for r in summary_rows(record)}
+    assert rows["recommend"]["oracle_value"] == 0.4321 and rows["recommend"]["oracle_ci"] == [0.41, 0.45]
+    assert rows["recommend"]["diff"] == 0.0777 and rows["recommend"]["diff_ci"] == [0.05, 0.1]
+    assert "oracle_value" not in rows["forecast"]  # no truth, no column value
+    html = render_report(record)
+    assert "oracle &lt;true utilities&gt;: 0.4321" in html  # escaped, never raw HTML
+    assert "0.0777" in html and "oracle (simulator" in html
+    # an oracle for another metric than the primary is not shown as if it were comparable
+    step["result"]["stats"]["oracle"]["metrics"] = {"other": 1.0}
+    assert "oracle_value" not in {r["step"]: r for r in summary_rows(record)}["recommend"]

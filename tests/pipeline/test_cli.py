@@ -61,9 +61,15 @@ def test_demo_builds_its_pipeline_from_the_options(tmp_path, monkeypatch):
     assert [m.name for m in cfg.step_configs()["recommend"].models] == ["itemknn", "ease", "als"]
     assert cfg.step_configs()["search"].encoder is None and seen["kw"]["use_cache"] is False
     assert "shopml serve -w workspaces/demo.duckdb -r artifacts" in r.output
+    # the simulator's truth lies beside the workspace, for the oracle columns
+    from shopml.data.synth import load_truth
+
+    truth = load_truth(tmp_path / "workspaces" / "demo.truth.npz")
+    assert truth.config.n_users == 300 and truth.config.session_rate == 0.05
     r = runner.invoke(app, ["demo", "--dataset", "online-retail"])
     assert r.exit_code == 0, r.output
     cfg = seen["cfg"]
     assert cfg.data.dataset == "online-retail" and cfg.name == "demo-online-retail"
     assert str(cfg.workspace) == "workspaces/demo-online-retail.duckdb" and str(cfg.report) == "reports/demo-online-retail.html"
     assert seen["kw"]["use_cache"] is True
+    assert not (tmp_path / "workspaces" / "demo-online-retail.truth.npz").exists()

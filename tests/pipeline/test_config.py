@@ -58,10 +58,10 @@ def test_unknown_recommender_parameter_names_what_it_accepts():
 
 
 def test_unknown_recommender_and_unknown_step():
-    text = VALID.replace("itemknn,", "itemnn,") + "  forecast: {}\n"
+    text = VALID.replace("itemknn,", "itemnn,") + "  teleport: {}\n"
     found = {key: (line, msg) for line, key, msg in problems(text)}
     assert found["train.recommend.models[0]"][0] == 7 and "itemnn" in found["train.recommend.models[0]"][1]
-    assert found["train.forecast"][0] == 9 and "unknown step" in found["train.forecast"][1]
+    assert found["train.teleport"][0] == 9 and "unknown step" in found["train.teleport"][1]
 
 
 def test_data_needs_exactly_one_source():

@@ -51,9 +51,19 @@ def test_tiny_pipeline_end_to_end(tiny_run):
         fingerprints = {t: ws.fingerprint(t) for t in ("events", "orders", "items")}
     assert len(model.recommend([user], k=5)) == 5
     clv = _step(record, "clv")["result"]
-    assert clv["primary"] == "mae" and not clv["higher_is_better"]
-    assert {r["model"] for r in clv["leaderboard"]} == {"BG/NBD", "past rate (baseline)", "mean rate (baseline)"}
-    assert registry.latest("predict", "clv").config["pipeline"] == "tiny"
+    assert clv["primary"] == "rmse" and not clv["higher_is_better"]  # CLV predicts a mean
+    assert {r["model"] for r in clv["leaderboard"]} == {
+        "BG/NBD", "seasonal BG/NBD", "past rate (baseline)", "mean rate (baseline)"}
+    best_clv = min((r for r in clv["leaderboard"] if not r["baseline"]), key=lambda r: r["metrics"]["rmse"])
+    (reg_clv,) = clv["registered"]
+    assert reg_clv["capability"] == "clv" and reg_clv["model"] == best_clv["model"]
+    clv_version = registry.latest("clv", reg_clv["name"])
+    assert clv_version.config["pipeline"] == "tiny"
+    from shopml.predict.clv import load_clv_model
+    served = load_clv_model(clv_version)
+    assert served.capability == "clv" and served.end_ == clv_version.config["data_until"]
+    comparison = clv["stats"]["best_vs_baseline"]
+    assert comparison["model"] == best_clv["model"] and comparison["ci"][0] <= comparison["diff"] <= comparison["ci"][1]
     churn = _step(record, "churn")["result"]
     assert [r["model"] for r in churn["leaderboard"]] == ["base rate (baseline)", "recency (baseline)", "logistic"]
     assert churn["leaderboard"][0]["metrics"]["auc"] == 0.5  # a constant ranks nothing
@@ -89,7 +99,9 @@ def test_unchanged_steps_are_reused_and_changes_rerun(tiny_run):
     # a changed step config reruns that step only
     changed = run_tiny(root, holdout=28)
     assert {s["name"]: s["status"] for s in changed["steps"]} == {"recommend": "cached", "clv": "ok", "churn": "cached", "search": "cached"}
-    assert len(registry.versions("predict", "clv")) == counts["clv"] + 1
+    clv_names = [m.name for m in registry.list() if m.capability == "clv"]
+    assert sum(len(registry.versions("clv", n)) for n in clv_names) == (
+        counts.get("btyd", 0) + counts.get("seasonal", 0) + 1)
     # new events change the fingerprint of the tables recommend and search read, not clv's
     with Workspace(root / "shop.duckdb") as ws:
         row = ws.sql("SELECT user_id, session_id, item_id, ts FROM events WHERE item_id IS NOT NULL LIMIT 1")
@@ -106,7 +118,7 @@ def test_cache_is_not_used_when_its_models_are_gone(tiny_run, tmp_path):
     shutil.copytree(root, copy)
     again = run_tiny(copy)  # same config and data: cached
     assert _step(again, "clv")["status"] == "cached"
-    shutil.rmtree(copy / "registry" / "predict")
+    shutil.rmtree(copy / "registry" / "clv")
     assert _step(run_tiny(copy), "clv")["status"] == "ok"
 
 

@@ -27,7 +27,7 @@ data:
     - {{file: {tmp_path}/items.csv, table: items, map: {{item_id: id, title: name}}}}
     - {{file: {tmp_path}/judged.csv, table: relevance_judgements, map: {{judgement_id: jid, query: q, item_id: item, relevance: grade}}}}
 train:
-  search: {{encoder: null, k: 3}}
+  search: {{encoder: null, k: 3, test_share: 0.99}}  # every query a test query
 evaluate: {{bootstrap: 100}}
 """
     record = run_pipeline(parse_pipeline(text), source_text=text)

@@ -59,3 +59,40 @@ def test_isotonic_blocks_are_smoothed_away_from_zero_and_one():
     y = np.r_[np.zeros(50), np.ones(50)]
     out = IsotonicCalibrator().fit(p, y).transform(np.array([0.05, 0.95]))
     np.testing.assert_allclose(out, [0.5 / 51, 50.5 / 51])
+
+
+def test_isotonic_falls_back_to_platt_on_few_rows(tmp_path):
+    p, y = _distorted(60)
+    cal = IsotonicCalibrator().fit(p, y)
+    assert cal.method_ == "platt" and "min_rows" in cal.fallback_reason_
+    out = cal.transform(p)
+    # a monotone map: the ranking survives
+    assert np.all(np.diff(out[np.argsort(p)]) >= 0) and out.std() > 0
+    again = Calibrator.load(cal.save(tmp_path / "c"))
+    assert again.method_ == "platt"
+    np.testing.assert_allclose(again.transform(p), out)
+
+
+def test_calibration_never_turns_a_ranking_into_a_constant():
+    """Scores unrelated to the labels: isotonic pools everything into one level; the fallback
+    keeps the model's order (Platt with a positive slope, or the identity)."""
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.1, 0.9, 400)
+    y = (rng.random(400) < 1 - p).astype(int)  # higher scores, fewer positives
+    cal = IsotonicCalibrator().fit(p, y)
+    out = cal.transform(p)
+    assert cal.method_ in ("platt", "none") and cal.fallback_reason_
+    assert len(np.unique(out)) > 1
+    assert np.all(np.diff(out[np.argsort(p)]) >= -1e-12)
+
+
+def test_legacy_calibrator_json_still_loads(tmp_path):
+    import json
+
+    platt = {"kind": "platt", "state": {"a": 1.0, "b": 0.0}}
+    (tmp_path / "calibrator.json").write_text(json.dumps(platt))
+    cal = Calibrator.load(tmp_path / "calibrator.json")
+    np.testing.assert_allclose(cal.transform([0.2, 0.7]), [0.2, 0.7])
+    iso = {"kind": "isotonic", "state": {"x": [0.0, 1.0], "y": [0.1, 0.9]}}
+    (tmp_path / "iso.json").write_text(json.dumps(iso))
+    np.testing.assert_allclose(Calibrator.load(tmp_path / "iso").transform([0.5]), [0.5])

@@ -116,6 +116,13 @@ class RecommenderContract:
         b = again.recommend(["u0", "u3"], k=5)
         assert a.item_id.tolist() == b.item_id.tolist()
         np.testing.assert_allclose(a.score, b.score, rtol=1e-4, atol=1e-5)
+        # sequences (time order), categories and titles come back too
+        seqs = [list(x) for x in model._user_sequences_]
+        assert [list(x) for x in again._user_sequences_] == seqs
+        why_a = model.explain("u0", a.item_id.iloc[0])
+        why_b = again.explain("u0", a.item_id.iloc[0])
+        assert [w.get("title") for w in why_a] == [w.get("title") for w in why_b]
+        assert again.recommend(["u0"], k=3, filters={"include_categories": ["c1"]}).shape[0] == 3
 
     def test_top_k_indices_matches_recommend(self, fitted):
         model, _, _ = fitted

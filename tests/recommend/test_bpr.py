@@ -20,7 +20,7 @@ from tests.recommend.contract import RecommenderContract, toy_interactions
 
 def small(**kw):
     params = {
-        "factors": 16,
+        "embedding_dim": 16,
         "epochs": 40,
         "lr": 0.02,
         "weight_decay": 1e-3,
@@ -99,8 +99,8 @@ def test_sgd_optimizer_and_bad_params(toy):
     assert model.loss_history_[-1]["loss"] < model.loss_history_[0]["loss"]
     with pytest.raises(ValidationError, match="optimizer"):
         small(optimizer="lbfgs").fit(df)
-    with pytest.raises(ValidationError, match="factors"):
-        small(factors=0).fit(df)
+    with pytest.raises(ValidationError, match="embedding_dim"):
+        small(embedding_dim=0).fit(df)
 
 
 def test_early_stopping_restores_best_epoch(toy):

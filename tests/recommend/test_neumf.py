@@ -9,7 +9,7 @@ from tests.recommend.contract import RecommenderContract, toy_interactions
 
 def small(**kw):
     params = {
-        "factors": 8,
+        "embedding_dim": 8,
         "layers": (16, 8),
         "epochs": 30,
         "lr": 0.01,

@@ -10,7 +10,7 @@ from tests.recommend.contract import RecommenderContract, toy_interactions
 
 def small(**kw):
     params = {
-        "dim": 16,
+        "embedding_dim": 16,
         "layers": 1,
         "max_len": 10,
         "epochs": 40,
@@ -117,6 +117,6 @@ def test_gbce_beta():
 def test_bad_params():
     df, _ = toy_interactions()
     with pytest.raises(ValidationError, match="divisible"):
-        small(dim=10, heads=3).fit(df)
+        small(embedding_dim=10, heads=3).fit(df)
     with pytest.raises(ValidationError, match="loss"):
         small(loss="hinge").fit(df)

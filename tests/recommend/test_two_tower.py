@@ -9,7 +9,7 @@ from tests.recommend.contract import RecommenderContract, toy_interactions
 
 def small(**kw):
     params = {
-        "dim": 16,
+        "embedding_dim": 16,
         "hash_buckets": 256,
         "epochs": 30,
         "lr": 0.01,

@@ -76,7 +76,20 @@ def test_s_stemmer_and_choice():
     assert Analyzer(stem="s")(["lighting fixtures"])[0] == ["lighting", "fixture"]
     assert Analyzer(stem=None)(["lighting fixtures"])[0] == ["lighting", "fixtures"]
     with pytest.raises(ValidationError, match="stem"):
-        Analyzer(stem="snowball")
+        Analyzer(stem="lancaster")
+
+
+def test_snowball_languages():
+    """PyStemmer's Snowball stemmers: Porter2 for English, and the shop's other languages."""
+    assert Analyzer(stem="snowball")(["generously lighting"])[0] == ["generous", "light"]
+    fr = Analyzer(stem="snowball", language="french", stopwords=())
+    assert fr(["lampes continuellement"])[0] == ["lamp", "continuel"]
+    de = Analyzer(stem="snowball", language="german", stopwords=())
+    assert de(["Bohrmaschinen"])[0] == ["bohrmaschin"]
+    with pytest.raises(ValidationError, match="language"):
+        Analyzer(stem="snowball", language="klingon")
+    # Porter leaves words of two letters alone, as the reference implementation does
+    assert Analyzer(stem="porter", units=False, stopwords=())(["ms us"])[0] == ["ms", "us"]
 
 
 def test_tokens_expand_keeps_documents_in_order():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from shopml.core.errors import ValidationError
+from shopml.core.errors import NotFittedError, ValidationError
 from shopml.search.analyzer import Analyzer
 from shopml.search.bm25 import BM25
 from shopml.search.topk import pair_lookup, topk_dense, topk_sparse
@@ -112,5 +112,5 @@ def test_topk_helpers():
 
 
 def test_not_fitted():
-    with pytest.raises(ValidationError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         BM25().search(["x"])

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from shopml.benchmarks.search_clicks import score_estimates
-from shopml.core.errors import ValidationError
+from shopml.core.errors import NotFittedError, ValidationError
 from shopml.data.synth.search_logs import simulate_search_logs
 from shopml.search.click_models import (
     CascadeModel,
@@ -129,7 +129,7 @@ def test_bad_inputs():
         m.fit([0], [[-1, 2]], [[0, 0]])
     with pytest.raises(ValidationError, match="integer"):
         m.fit(["a"], [[1, 2]], [[0, 0]])
-    with pytest.raises(ValidationError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         m.relevance([0], [1])
 
 

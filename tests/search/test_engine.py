@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopml.core.errors import ValidationError
+from shopml.core.errors import NotFittedError, ValidationError
 from shopml.search import SearchEngine
 
 
@@ -113,7 +113,7 @@ def test_lexical_only_and_item_features(catalogue):
 
 
 def test_input_errors(catalogue, encoder):
-    with pytest.raises(ValidationError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         SearchEngine().search("x")
     with pytest.raises(ValidationError, match="item_id"):
         SearchEngine().fit(pd.DataFrame({"title": ["a"]}))

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopml.core.errors import ValidationError
+from shopml.core.errors import NotFittedError, ValidationError
 from shopml.search.ltr import LambdaMARTReranker, RelevanceRegressor
 from shopml.search.metrics import ndcg_grouped
 
@@ -69,7 +69,7 @@ def test_errors(data):
         LambdaMARTReranker().fit(X, y[:-1], g)
     with pytest.raises(ValidationError, match="DataFrame"):
         LambdaMARTReranker().fit(X.to_numpy(), y, g)
-    with pytest.raises(ValidationError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         LambdaMARTReranker().predict(X)
     model = LambdaMARTReranker(n_estimators=5, max_label=3).fit(X, y, g)
     with pytest.raises(ValidationError, match="lack columns"):

@@ -1,6 +1,6 @@
 import pytest
 
-from shopml.core.errors import ValidationError
+from shopml.core.errors import NotFittedError, ValidationError
 from shopml.search.analyzer import Analyzer
 from shopml.search.spelling import SpellingCorrector, edit_distance
 from shopml.search.stemmer import porter_stem
@@ -81,7 +81,7 @@ def test_edit_distance():
 
 
 def test_not_fitted_and_empty():
-    with pytest.raises(ValidationError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         SpellingCorrector().correct_word("x")
     with pytest.raises(ValidationError, match="at least one word"):
         SpellingCorrector().fit([])

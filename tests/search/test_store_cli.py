@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from shopml.cli import app
 from shopml.core.errors import DataError
 from shopml.data.workspace import Workspace
+from shopml.registry import Registry
 from shopml.search.store import cache_root, workspace_engine
 
 runner = CliRunner(env={"COLUMNS": "250"})
@@ -31,8 +32,14 @@ def test_engine_is_cached_and_refitted_when_items_change(ws_path, catalogue):
         ws.append("items", pd.DataFrame({"item_id": ["new1"], "title": ["Cordless Drill Combo Kit"]}))
     fresh, cached = workspace_engine(ws_path)
     assert not cached and "new1" in fresh.item_index_
-    # only the current engine is kept
-    assert len([p for p in cache_root(ws_path).iterdir() if p.is_dir()]) == 1
+    # one cache, the registry: the engines are versions of search/engine, the newest latest
+    reg = Registry(cache_root(ws_path))
+    assert [v.version for v in reg.versions("search", "engine")] == ["v0001", "v0002"]
+    # a shared registry (the one the service serves) works the same way
+    other = ws_path.parent / "artifacts"
+    _, cached = workspace_engine(ws_path, registry=other)
+    assert not cached and Registry(other).latest("search", "engine").config["items"] == len(fresh.items_)
+    assert workspace_engine(ws_path, registry=other)[1]
 
 
 def test_missing_workspace(tmp_path):

@@ -10,11 +10,10 @@ from fastapi.testclient import TestClient
 
 from shopml.data import Workspace
 from shopml.data.synth import SimConfig, simulate
-from shopml.predict import BGNBD, GammaGamma, rfm_summary
+from shopml.predict.clv import train_and_register as clv_train
 from shopml.recommend.train import train_and_register
-from shopml.registry import Registry
+from shopml.search.train import train_and_register as search_train
 from shopml.serve import create_app
-from shopml.serve.artifacts import register_clv
 
 KEY = "test-api-key-0123"
 # the brief's tiny shop, with more sessions per user so that customers buy more than once (CLV)
@@ -23,21 +22,32 @@ SHOP = SimConfig(n_users=300, n_items=60, days=30, seed=1, session_rate=0.3)
 
 @pytest.fixture(scope="session")
 def shop_template(tmp_path_factory) -> tuple[Path, Path]:
-    """Workspace and registry built once: EASE (default) and Popularity, plus a CLV model."""
+    """Workspace and registry built once: EASE (default) and Popularity, a CLV model and the
+    search engine."""
     root = tmp_path_factory.mktemp("shop")
     ws_path, reg_path = root / "shop.duckdb", root / "registry"
     with Workspace(ws_path) as ws:
         simulate(SHOP).write(ws)
-        orders = ws.sql(
-            "SELECT user_id, ts, quantity * unit_price AS value FROM orders "
-            "WHERE status = 'completed' AND user_id IS NOT NULL"
-        )
     train_and_register(ws_path, reg_path, "popularity", {})
     train_and_register(ws_path, reg_path, "ease", {"l2": 10.0})
-    summary = rfm_summary(orders, orders["ts"].max(), value_col="value")
-    bg = BGNBD().fit(summary["frequency"], summary["recency"], summary["T"])
-    gg = GammaGamma().fit(summary["frequency"], summary["monetary_value"])
-    register_clv(Registry(reg_path), bg, gg, freq="D", horizon=90.0)
+    clv_train(ws_path, reg_path, "btyd", horizon_days=90.0)
+    search_train(ws_path, reg_path)  # the service serves the registered engine, never refits
+    return ws_path, reg_path
+
+
+#: a shop with enough labelled orders (11 frauds, spread over the month) for time-ordered
+#: fraud splits: the tiny shop has 2, both late in the month
+TASK_SHOP = SimConfig(n_users=1200, n_items=60, days=30, seed=1, session_rate=0.3)
+
+
+@pytest.fixture(scope="session")
+def task_template(tmp_path_factory) -> tuple[Path, Path]:
+    """Workspace and registry (EASE) for the prediction-task and monitoring tests."""
+    root = tmp_path_factory.mktemp("task-shop")
+    ws_path, reg_path = root / "shop.duckdb", root / "registry"
+    with Workspace(ws_path) as ws:
+        simulate(TASK_SHOP).write(ws)
+    train_and_register(ws_path, reg_path, "ease", {"l2": 10.0})
     return ws_path, reg_path
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from shopml.data import Workspace
-from shopml.predict.btyd import BGNBD, GammaGamma
+from shopml.predict.clv import load_clv_model
 from shopml.recommend.base import Recommender
 from shopml.registry import Registry
 
@@ -31,8 +31,11 @@ def test_health_ready_docs_and_openapi(client):
     assert body["models"] == {
         "recommend/ease": "v0001",
         "recommend/popularity": "v0001",
-        "predict/clv": "v0001",
+        "clv/btyd": "v0001",
+        "search/engine": "v0001",
     }
+    assert body["capabilities"]["recommend"] == ["ease", "popularity"]
+    assert body["capabilities"]["search"] == ["engine"] and body["capabilities"]["predict"] == []
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     for p in (
@@ -130,8 +133,8 @@ def test_for_history_and_similar(client, shop):
 
 
 def test_clv_for_a_customer_and_for_a_summary(client, shop):
-    mv = Registry(shop[1]).latest("predict", "clv")
-    bg, gg = BGNBD.load(mv.path / "bgnbd.json"), GammaGamma.load(mv.path / "gamma_gamma.json")
+    served = load_clv_model(Registry(shop[1]).latest("clv", "btyd"))
+    bg, gg = served.bgnbd_, served.gamma_gamma_
     r = client.get(
         "/v1/predict/clv", params={"frequency": 3, "recency": 20, "T": 28, "monetary_value": 40.0}
     )
@@ -178,7 +181,9 @@ def test_clv_for_a_customer_and_for_a_summary(client, shop):
     )
     # no amount given: the spend per purchase is the population mean
     r = client.get("/v1/predict/clv", params={"frequency": 2, "recency": 10, "T": 20}).json()
-    assert r["expected_spend"] == pytest.approx(float(gg.conditional_expected_average_profit()))
+    assert r["expected_spend"] == pytest.approx(
+        float(gg.conditional_expected_average_profit(0.0, 0.0))
+    )
     # the best customer's percentile is near the top of the workspace's customers
     assert body["percentile"] > 50
 
@@ -213,4 +218,4 @@ def test_metrics_count_requests_by_route_and_show_versions(client, shop):
     assert 'shopml_model_version{capability="recommend",name="ease"' in text
     assert "shopml_request_seconds_bucket" in text
     frame = pd.Series([ln for ln in text.splitlines() if ln.startswith("shopml_model_version{")])
-    assert len(frame) == 3
+    assert len(frame) == 4  # ease, popularity, clv, the search engine

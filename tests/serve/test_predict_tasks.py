@@ -13,11 +13,11 @@ from tests.serve.conftest import make_client
 
 
 @pytest.fixture(scope="module")
-def task_shop(shop_template, tmp_path_factory):
+def task_shop(task_template, tmp_path_factory):
     """The shop with churn (7-day horizon: the shop spans 30 days) and fraud models registered."""
     import shutil
 
-    ws_src, reg_src = shop_template
+    ws_src, reg_src = task_template
     root = tmp_path_factory.mktemp("tasks")
     ws, reg = root / "shop.duckdb", root / "registry"
     shutil.copy(ws_src, ws)
@@ -86,8 +86,12 @@ def test_no_model_registered_is_503(client, auth):
     assert r.status_code == 503 and "train predict --task fraud" in r.text
 
 
-def test_reload_serves_the_new_version(shop, auth):
-    ws, reg = shop
+def test_reload_serves_the_new_version(task_template, tmp_path, auth):
+    import shutil
+
+    ws, reg = tmp_path / "shop.duckdb", tmp_path / "registry"
+    shutil.copy(task_template[0], ws)
+    shutil.copytree(task_template[1], reg)
     train_task(ws, reg, "fraud", "logistic", options={"validation_fraction": 0.4})
     with Workspace(ws, read_only=True) as w:
         first = fraud_orders(w, labelled_only=False)["order_id"].iloc[:1].tolist()

@@ -39,6 +39,7 @@ from shopml.evaluation.classification import (
     classification_metrics,
     paired_bootstrap,
 )
+from shopml.evaluation.splits import LabelledSplit
 from shopml.predict.base import Predictor
 from shopml.predict.calibration import (
     calibration_curve,
@@ -46,22 +47,6 @@ from shopml.predict.calibration import (
     make_calibrator,
 )
 from shopml.predict.decision import CostMatrix, best_threshold, decide, realised_cost
-
-
-@dataclass
-class Split:
-    """Feature frames and 0/1 labels of the three parts, in time order."""
-
-    X_train: pd.DataFrame
-    y_train: np.ndarray
-    X_val: pd.DataFrame
-    y_val: np.ndarray
-    X_test: pd.DataFrame
-    y_test: np.ndarray
-
-    def sizes(self) -> str:
-        parts = [("train", self.y_train), ("validation", self.y_val), ("test", self.y_test)]
-        return ", ".join(f"{n} {len(y)} rows ({100 * np.mean(y):.2f}% positive)" for n, y in parts)
 
 
 @dataclass
@@ -76,7 +61,7 @@ class Candidate:
 
 def evaluate_classifiers(
     candidates: dict[str, Candidate],
-    split: Split,
+    split: LabelledSplit,
     result: BenchResult,
     *,
     calibration: str = "isotonic",
@@ -135,7 +120,13 @@ def evaluate_classifiers(
 
 
 def paired_rows(
-    probs: dict[str, np.ndarray], y: np.ndarray, best: str, against: list[str], metric: str = "auprc", n_boot: int = 1000, seed: int = 0
+    probs: dict[str, np.ndarray],
+    y: np.ndarray,
+    best: str,
+    against: list[str],
+    metric: str = "auprc",
+    n_boot: int = 1000,
+    seed: int = 0,
 ) -> list[str]:
     """Notes: paired bootstrap of ``metric(best) - metric(other)`` on the same test rows."""
     notes = []
@@ -150,7 +141,9 @@ def paired_rows(
     return notes
 
 
-def cost_baselines(split: Split, costs: Callable[[pd.DataFrame], CostMatrix]) -> dict[str, float]:
+def cost_baselines(
+    split: LabelledSplit, costs: Callable[[pd.DataFrame], CostMatrix]
+) -> dict[str, float]:
     """Cost per test row of flagging nothing and of flagging everything."""
     cm = costs(split.X_test)
     n = len(split.y_test)
@@ -160,7 +153,9 @@ def cost_baselines(split: Split, costs: Callable[[pd.DataFrame], CostMatrix]) ->
     }
 
 
-def select_candidates(candidates: dict[str, Candidate], models: list[str] | None) -> dict[str, Candidate]:
+def select_candidates(
+    candidates: dict[str, Candidate], models: list[str] | None
+) -> dict[str, Candidate]:
     """The candidates named in ``models`` (all when ``None``); unknown names are refused."""
     if models is None:
         return candidates
@@ -266,7 +261,10 @@ def best_vs_floor_note(rows: list[Row], floor: str) -> str:
     if base is None:
         return f"best AUC: {best.model} {best.metrics['auc']:.4f}"
     if best.model == floor:
-        return f"best AUC (mean over seeds where several): the floor {floor} itself ({best.metrics['auc']:.4f})"
+        return (
+            "best AUC (mean over seeds where several): the floor "
+            f"{floor} itself ({best.metrics['auc']:.4f})"
+        )
     d = best.extra.get(f"auc_minus_{floor}", {})
     verdict = (
         "the paired 95% interval of the difference excludes 0"
@@ -274,13 +272,15 @@ def best_vs_floor_note(rows: list[Row], floor: str) -> str:
         else "the paired 95% interval of the difference includes 0: not a significant difference"
     )
     seeds = (
-        f" (mean over seeds {best.metrics['auc_seed_mean']:.4f} +- {best.metrics['auc_seed_sd']:.4f}; "
+        f" (mean over seeds {best.metrics['auc_seed_mean']:.4f} "
+        f"+- {best.metrics['auc_seed_sd']:.4f}; "
         "the paired test below is seed 0's)"
         if "auc_seed_mean" in best.metrics
         else ""
     )
     return (
-        f"best AUC: {best.model} {best.metrics['auc']:.4f}{seeds} vs floor {floor} {base.metrics['auc']:.4f} "
+        f"best AUC: {best.model} {best.metrics['auc']:.4f}{seeds} "
+        f"vs floor {floor} {base.metrics['auc']:.4f} "
         f"(difference {d.get('diff', float('nan')):+.4f}, 95% [{d.get('low', float('nan')):+.4f}, "
         f"{d.get('high', float('nan')):+.4f}], p={d.get('p_value', float('nan')):.3f}); {verdict}"
     )
@@ -292,7 +292,6 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
 
 __all__ = [
     "Candidate",
-    "Split",
     "add_paired_tests",
     "best_vs_floor_note",
     "cost_baselines",

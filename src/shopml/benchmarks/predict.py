@@ -30,7 +30,9 @@ DEFAULT_TASK = "clv"
 def available_tasks() -> list[str]:
     """Task names: the ``predict_<task>`` modules of :mod:`shopml.benchmarks`."""
     return sorted(
-        m.name[len(PREFIX) :] for m in pkgutil.iter_modules(_pkg.__path__) if m.name.startswith(PREFIX)
+        m.name[len(PREFIX) :]
+        for m in pkgutil.iter_modules(_pkg.__path__)
+        if m.name.startswith(PREFIX)
     )
 
 

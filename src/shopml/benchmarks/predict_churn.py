@@ -32,7 +32,6 @@ import pandas as pd
 
 from shopml.benchmarks.classify import (
     Candidate,
-    Split,
     evaluate_classifiers,
     paired_rows,
     select_candidates,
@@ -41,6 +40,7 @@ from shopml.benchmarks.runner import BenchResult, Row
 from shopml.benchmarks.workspace import open_workspace
 from shopml.core.errors import DataError
 from shopml.evaluation.classification import classification_metrics
+from shopml.evaluation.splits import LabelledSplit
 from shopml.predict.btyd import BGNBD
 from shopml.predict.calibration import expected_calibration_error, make_calibrator
 from shopml.predict.tasks import churn_frame, churn_orders
@@ -119,7 +119,7 @@ def run(
         Xtr, ytr = _stack([frame(c) for c in train_cs])
         Xv, yv = frame(val_c)
         Xte, yte = frame(test_c)
-        split = Split(Xtr, ytr, Xv, yv, Xte, yte)
+        split = LabelledSplit(Xtr, ytr, Xv, yv, Xte, yte)
         cat = {"categorical": ["country"]} if "country" in Xtr.columns else {"categorical": []}
         candidates = {
             "logistic regression": Candidate(LogisticRegression(min_frequency=20, **cat), floor=True),

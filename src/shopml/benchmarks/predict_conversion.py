@@ -124,7 +124,7 @@ def conversion_models(
 def _compare(
     data, quick: bool, test_fraction: float, n_boot: int, seeds: tuple[int, ...] | None = None
 ):
-    from shopml.data.splits import temporal_split
+    from shopml.evaluation.splits import temporal_split
 
     frame = data.X.assign(ts=data.start, _y=data.y)
     split = temporal_split(frame, test_fraction=test_fraction)

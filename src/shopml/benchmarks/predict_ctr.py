@@ -135,7 +135,7 @@ def run(
     import torch
 
     from shopml.benchmarks.deepctr_peer import deepctr_available
-    from shopml.data.splits import temporal_split
+    from shopml.evaluation.splits import temporal_split
     from shopml.predict.impressions import impression_features
 
     torch.set_num_threads(1)  # the machine is shared; timings per thread are comparable

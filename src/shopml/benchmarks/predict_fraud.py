@@ -30,7 +30,6 @@ import pandas as pd
 
 from shopml.benchmarks.classify import (
     Candidate,
-    Split,
     cost_baselines,
     evaluate_classifiers,
     paired_rows,
@@ -38,6 +37,8 @@ from shopml.benchmarks.classify import (
 )
 from shopml.benchmarks.runner import BenchResult
 from shopml.benchmarks.workspace import open_workspace
+from shopml.evaluation.splits import LabelledSplit
+from shopml.evaluation.splits import fraction_split as time_split
 from shopml.predict.decision import CostMatrix
 from shopml.predict.tasks import FRAUD_CATEGORICAL, fraud_costs, fraud_features, fraud_orders
 
@@ -46,14 +47,6 @@ def load_orders(dataset: str | None, workspace: str | Path | None) -> pd.DataFra
     """Labelled orders with their account's attributes, in time order."""
     with open_workspace(dataset, workspace) as ws:
         return fraud_orders(ws)
-
-
-def time_split(X: pd.DataFrame, y: np.ndarray, fractions: tuple[float, float] = (0.6, 0.2)) -> Split:
-    """First ``fractions[0]`` train, next ``fractions[1]`` validate, the rest test (rows are in
-    time order)."""
-    n = len(X)
-    a, b = int(n * fractions[0]), int(n * (fractions[0] + fractions[1]))
-    return Split(X.iloc[:a], y[:a], X.iloc[a:b], y[a:b], X.iloc[b:], y[b:])
 
 
 def run(
@@ -143,7 +136,7 @@ def run(
     return result
 
 
-def _drift_note(X: pd.DataFrame, y: np.ndarray, split: Split, seed: int, cats: dict[str, Any]) -> str:
+def _drift_note(X: pd.DataFrame, y: np.ndarray, split: LabelledSplit, seed: int, cats: dict[str, Any]) -> str:
     """Why a time-ordered split is harder here: compare with the random split of most write-ups."""
     from shopml.evaluation.classification import auprc, roc_auc
     from shopml.predict.gbm import LightGBMClassifier

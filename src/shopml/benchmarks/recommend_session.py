@@ -26,8 +26,8 @@ import scipy.sparse as sp
 
 from shopml.benchmarks.runner import BenchResult, Row, timed
 from shopml.core.errors import DataError
-from shopml.data.splits import last_item_of_session, session_split
 from shopml.evaluation.ranking import RankingReport, ranking_metrics
+from shopml.evaluation.splits import last_item_of_session, session_split
 from shopml.evaluation.stats import paired_test
 from shopml.recommend.interactions import Interactions
 
@@ -126,7 +126,7 @@ def diginetica_views(data_dir: str | Path | None = None) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- models
 def session_specs() -> list:
     """The models of the session benchmark, with their grids (at most the shared budget)."""
-    from shopml.benchmarks.recommend import ModelSpec, _grid
+    from shopml.benchmarks.recommend_models import ModelSpec, _grid
     from shopml.recommend.knn import ItemKNN
     from shopml.recommend.popularity import Popularity
     from shopml.recommend.sasrec import SASRec
@@ -151,7 +151,7 @@ def session_specs() -> list:
             "sasrec",
             SASRec,
             _grid(
-                dim=[64],
+                embedding_dim=[64],
                 max_len=[20],
                 loss=["gbce", "softmax"],
                 num_negatives=[256],
@@ -237,8 +237,7 @@ def bench_sessions(
     return rows
 
 
-def run_diginetica(data_dir, models: list[str] | None, quick: bool, n_boot: int) -> BenchResult:
-    """The DIGINETICA suite (called by :func:`shopml.benchmarks.recommend.run`)."""
+def _select_specs(models: list[str] | None, quick: bool) -> list:
     from shopml.core.errors import ValidationError
 
     specs = session_specs()
@@ -246,11 +245,20 @@ def run_diginetica(data_dir, models: list[str] | None, quick: bool, n_boot: int)
         by_name = {s.name: s for s in specs}
         unknown = [m for m in models if m not in by_name]
         if unknown:
-            raise ValidationError(f"unknown session model(s) {unknown}; available: {sorted(by_name)}")
-        specs = [by_name[m] for m in models]
-    elif quick:
-        specs = [s for s in specs if not s.heavy]
-    validation, test = session_splits(diginetica_views(data_dir))
+            raise ValidationError(
+                f"unknown session model(s) {unknown}; available: {sorted(by_name)}"
+            )
+        return [by_name[m] for m in models]
+    return [s for s in specs if not (quick and s.heavy)]
+
+
+def _run_sessions(
+    views: pd.DataFrame, label: str, models: list[str] | None, quick: bool, n_boot: int,
+    test_days: float,
+) -> tuple[BenchResult, SessionSplit, SessionSplit]:
+    """The session protocol on ``views``: tune on validation, evaluate once on test."""
+    specs = _select_specs(models, quick)
+    validation, test = session_splits(views, test_days)
     import torch
 
     # the networks here are tiny (a few thousand short sessions): one torch thread wastes
@@ -258,19 +266,130 @@ def run_diginetica(data_dir, models: list[str] | None, quick: bool, n_boot: int)
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        result = BenchResult("recommend", "diginetica", test.protocol)
+        result = BenchResult("recommend", label, test.protocol)
         result.rows += bench_sessions(specs, validation, test, tune_params=not quick, n_boot=n_boot)
     finally:
         torch.set_num_threads(before)
     result.notes.append(f"split: {test.stats}; validation split: {validation.stats}")
     result.notes.append(
-        "data: the 12,391-view DIGINETICA sample of SR-GNN's repository (2,986 sessions, 7,139 "
-        "items, most viewed once), not the full 1.2M-view set behind published numbers (e.g. "
-        "SR-GNN P@20 50.7, MRR@20 17.6; Ludewig et al. 2021): absolute values are not comparable "
-        "with those, the comparison between the models here is"
-    )
-    result.notes.append(
         f"tuned on validation HR@{K}, ties broken by MRR@{K}; HR@{K} equals Recall@{K} (one "
         "target per session)"
     )
+    return result, validation, test
+
+
+def run_diginetica(data_dir, models: list[str] | None, quick: bool, n_boot: int) -> BenchResult:
+    """The DIGINETICA suite (called by :func:`shopml.benchmarks.recommend.run`)."""
+    result, _, _ = _run_sessions(
+        diginetica_views(data_dir), "diginetica", models, quick, n_boot, TEST_DAYS
+    )
+    result.notes.insert(
+        1,
+        "data: the 12,391-view DIGINETICA sample of SR-GNN's repository (2,986 sessions, 7,139 "
+        "items, most viewed once), not the full 1.2M-view set behind published numbers (e.g. "
+        "SR-GNN P@20 50.7, MRR@20 17.6; Ludewig et al. 2021): absolute values are not comparable "
+        "with those, the comparison between the models here is",
+    )
+    return result
+
+
+# ---------------------------------------------------------------------------- any workspace
+PROTOCOLS = ("temporal", "session")
+#: the events that are a visitor's interest in an item (searches and removals are not)
+ITEM_EVENTS = ("view", "click", "add_to_cart", "purchase", "wishlist", "rating")
+#: the session protocol's test period on a workspace: the last week (the DIGINETICA protocol
+#: of Li et al. 2017 and Wu et al. 2019), or a fifth of a shorter history
+WORKSPACE_TEST_DAYS = 7.0
+
+
+def _item_events_sql(where: str = "") -> str:
+    types = ", ".join(f"'{t}'" for t in ITEM_EVENTS)
+    return (
+        f"FROM events WHERE item_id IS NOT NULL AND ts IS NOT NULL AND event_type IN ({types})"
+        + (f" AND {where}" if where else "")
+    )
+
+
+def choose_protocol(ws: Any) -> tuple[str, str]:
+    """(protocol, why) for a workspace: ``session`` when its item events have session ids and
+    none has a user id (anonymous sessions: nobody to follow over time), else ``temporal``."""
+    n_sessions, n_users = ws.con.execute(
+        "SELECT count(*) FILTER (WHERE session_id IS NOT NULL), "
+        f"count(*) FILTER (WHERE user_id IS NOT NULL) {_item_events_sql()}"
+    ).fetchall()[0]
+    if n_sessions and not n_users:
+        return "session", (
+            f"the events are anonymous sessions ({n_sessions:,} item events with session ids, "
+            "none with a user id): next item within sessions"
+        )
+    if n_users:
+        return "temporal", f"{n_users:,} item events carry user ids: per-user temporal split"
+    return "temporal", "no item events with sessions: per-user temporal split over orders"
+
+
+def workspace_views(ws: Any) -> pd.DataFrame:
+    """The item events of a workspace's sessions as ``session_id, item_id, ts``."""
+    return ws.con.execute(
+        f"SELECT session_id, item_id, ts {_item_events_sql('session_id IS NOT NULL')} "
+        "ORDER BY session_id, ts"
+    ).df()
+
+
+def workspace_test_days(views: pd.DataFrame) -> float:
+    """The last week, or a fifth of a history shorter than five weeks."""
+    span = (views["ts"].max() - views["ts"].min()) / pd.Timedelta(days=1)
+    return float(min(WORKSPACE_TEST_DAYS, max(span / 5.0, 1.0 / 24)))
+
+
+def run_workspace(
+    workspace: str | Path,
+    protocol: str | None = None,
+    models: list[str] | None = None,
+    quick: bool = False,
+    n_boot: int = 1000,
+    test_days: float | None = None,
+    out: str | Path | None = None,
+) -> BenchResult:
+    """``shopml bench recommend --workspace W --protocol temporal|session``.
+
+    ``protocol=None`` chooses with :func:`choose_protocol`. ``session`` runs the session suite
+    of this module (the DIGINETICA protocol) on the workspace's item events; ``temporal`` runs
+    :func:`shopml.benchmarks.recommend.run` on the workspace.
+    """
+    from shopml.benchmarks.workspace import open_workspace
+    from shopml.core.errors import ValidationError
+
+    if protocol is not None and protocol not in PROTOCOLS:
+        raise ValidationError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
+    with open_workspace(None, workspace) as ws:
+        chosen, why = choose_protocol(ws)
+        if protocol is None:
+            protocol = chosen
+        else:
+            auto = f"; {why}" if protocol == chosen else f" (auto: {chosen}: {why})"
+            why = "asked for" + auto
+        views = workspace_views(ws) if protocol == "session" else None
+    if protocol == "temporal":
+        from shopml.benchmarks.recommend import run
+
+        result = run(workspace=workspace, models=models, quick=quick, n_boot=min(n_boot, 1000),
+                     protocol="temporal")
+    else:
+        if views is None or views.empty:
+            raise DataError(
+                f"workspace {workspace} has no item events with session ids: the session "
+                "protocol needs events (view, click, add_to_cart, purchase, ...) with "
+                "session_id, item_id, ts"
+            )
+        days = float(test_days) if test_days is not None else workspace_test_days(views)
+        if quick:
+            n_boot = min(n_boot, 200)
+        result, _, _ = _run_sessions(views, Path(str(workspace)).stem, models, quick, n_boot, days)
+        if quick:
+            result.notes.append(
+                "quick run: no tuning, no torch models: a smoke test, not for reporting"
+            )
+    result.notes.insert(0, f"protocol: {protocol} ({why})")
+    if out is not None:
+        result.write(out)
     return result

@@ -20,7 +20,11 @@ from shopml.core.errors import ValidationError
 from shopml.core.persist import atomic_write_json, atomic_write_text
 
 SUITES: dict[str, Callable[..., BenchResult]] = {}
-SUITE_MODULES = {"recommend": "shopml.benchmarks.recommend", "predict": "shopml.benchmarks.predict", "search": "shopml.benchmarks.search", "distributed": "shopml.benchmarks.distributed"}
+#: suites of the platform itself; every capability's suite is named by its spec (``spec.bench``)
+SUITE_MODULES = {
+    "distributed": "shopml.benchmarks.distributed",
+    "monitoring": "shopml.benchmarks.monitoring",
+}
 
 
 def suite(capability: str) -> Callable:
@@ -33,13 +37,26 @@ def suite(capability: str) -> Callable:
     return deco
 
 
+def suite_names() -> list[str]:
+    """Every capability with a benchmark suite, and the platform's own suites."""
+    from shopml import capabilities
+
+    return sorted({n for n, s in capabilities.specs().items() if s.bench} | set(SUITE_MODULES))
+
+
 def get_suite(capability: str) -> Callable[..., BenchResult]:
+    """The suite of a capability (its spec's ``bench``) or of the platform (``distributed``)."""
     import importlib
 
+    from shopml import capabilities
+
+    spec = capabilities.specs().get(capability)
+    if spec is not None and spec.bench is not None:
+        return spec.part("bench")
     if capability not in SUITES and capability in SUITE_MODULES:
         importlib.import_module(SUITE_MODULES[capability])
     if capability not in SUITES:
-        raise ValidationError(f"no benchmark suite for {capability!r}; available: {sorted(SUITE_MODULES)}")
+        raise ValidationError(f"no benchmark suite for {capability!r}; available: {suite_names()}")
     return SUITES[capability]
 
 
@@ -79,7 +96,10 @@ def machine() -> str:
         threads = torch.get_num_threads()
     except ImportError:  # pragma: no cover
         threads = None
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {threads}, {platform.python_version()}"
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch threads {threads}, {platform.python_version()}"
+    )
 
 
 @dataclass

@@ -145,7 +145,7 @@ def run(
     # ------------------------------------------------------------------ index and queries
     t0 = time.perf_counter()
     engine = SearchEngine(
-        encoder=encoder, cache_dir=str(cache_dir()), depth=DEPTH, random_state=seed
+        encoder=encoder, cache_dir=str(cache_dir()), depth=DEPTH, seed=seed
     )
     engine.fit(items[["item_id", "title"]])
     fit_s = time.perf_counter() - t0

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
+
+from shopml.core.errors import ValidationError
 
 app = typer.Typer(
     name="shopml",
@@ -32,3 +36,39 @@ REGISTRY_OPT = typer.Option(Path("artifacts"), "--registry", "-r", help="Model r
 # `shopml train <capability>`: each capability's module adds its command here.
 train_app = typer.Typer(help="Train a model on a workspace and register it.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
+
+
+def parse_options(text: str | None, what: str) -> dict:
+    """``k=v,k=v`` (values as JSON where they parse, else strings) or a JSON object."""
+    if not text:
+        return {}
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            out = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"--{what} is not valid JSON: {exc}") from None
+        if not isinstance(out, dict):
+            raise ValidationError(f"--{what} must be a JSON object")
+        return out
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in part:
+            raise ValidationError(f"--{what}: {part!r} is not key=value")
+        k, v = part.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v.strip()
+    return out
+
+
+def add_spec_commands(group: typer.Typer, part: str, make: Any) -> None:
+    """Add ``make(name)`` as the command ``name`` of ``group`` for every registered capability
+    whose spec has ``part`` (``train``, ``batch``) and no command of that name yet."""
+    from shopml import capabilities
+
+    taken = {c.name for c in group.registered_commands}
+    for spec in capabilities.specs().values():
+        if getattr(spec, part) is not None and spec.name not in taken:
+            group.command(spec.name)(make(spec.name))

@@ -1,4 +1,8 @@
-"""`shopml batch recommend|predict`: score every user / customer / row into one Parquet file."""
+"""`shopml batch CAPABILITY`: score every user / customer / row into one Parquet file.
+
+``recommend`` and ``predict`` have their own commands (with their options); every other
+registered capability with a batch job (``spec.batch``) gets a generic command.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,15 @@ from pathlib import Path
 
 import typer
 
-from shopml.cli.app import REGISTRY_OPT, WORKSPACE_OPT, app, fail, say
+from shopml.cli.app import (
+    REGISTRY_OPT,
+    WORKSPACE_OPT,
+    add_spec_commands,
+    app,
+    fail,
+    parse_options,
+    say,
+)
 from shopml.core.errors import ShopMLError
 
 batch_app = typer.Typer(
@@ -83,7 +95,7 @@ def batch_recommend_cmd(
 def batch_predict_cmd(
     out: Path = OUT_OPT,
     model: str = typer.Option(
-        ..., "--model", "-m", help="Registered predict model: churn, fraud, clv, or any predictor's name."
+        ..., "--model", "-m", help="Registered predict model: churn, fraud, or any predictor's name."
     ),
     workspace: Path = WORKSPACE_OPT,
     registry: Path = REGISTRY_OPT,
@@ -96,7 +108,7 @@ def batch_predict_cmd(
     batch_size: int = typer.Option(8192, help="Rows per batch."),
     concurrency: int | None = CONCURRENCY_OPT,
 ) -> None:
-    """Predictions for every row: of --input, or of the workspace (churn: every customer; fraud: every order; clv: every customer)."""
+    """Predictions for every row: of --input, or of the workspace (churn: every customer; fraud: every order). CLV: `shopml batch clv`."""
     from shopml.distributed.predict import batch_predict
 
     try:
@@ -132,3 +144,27 @@ def _workspace_users(workspace: Path) -> list[str]:
     if not len(frame):
         raise ShopMLError(f"workspace {workspace} has no users")
     return frame["user_id"].astype(str).tolist()
+
+
+def _generic(name: str):
+    def command(
+        out: Path = OUT_OPT,
+        workspace: Path = WORKSPACE_OPT,
+        registry: Path = REGISTRY_OPT,
+        model: str | None = typer.Option(None, "--model", "-m", help="Registered model name."),
+        engine: str = ENGINE_OPT,
+        options: str | None = typer.Option(None, help="Job options as k=v,... (numbers parsed)."),
+    ) -> None:
+        from shopml import capabilities
+        try:
+            job = capabilities.get(name).part("batch")
+            path = job(registry, workspace, out, engine, model, **parse_options(options, "options"))
+        except ShopMLError as exc:
+            fail(exc)
+        say.print(f"{name}: wrote {path}")
+
+    command.__doc__ = f"Batch job of the {name} capability, written to Parquet."
+    return command
+
+
+add_spec_commands(batch_app, "batch", _generic)

@@ -46,7 +46,7 @@ def datasets(
         t.add_column(c)
     for name, ld in LOADERS.items():
         t.add_row(name, ld.folder, "[green]yes[/]" if ld.found() else "[red]no[/]", ld.description)
-    t.add_row("generic", "-", "-", "any CSV/TSV/Parquet: shopml ingest generic FILE --table T --map canon=source,...")
+    t.add_row("generic", "-", "-", "any CSV/TSV/JSON lines/Parquet/Excel file, gzipped or zipped: shopml ingest generic FILE --table T --map canon=source,...")
     console.print(t)
 
 
@@ -56,14 +56,19 @@ def ingest(
     path: Path | None = typer.Argument(None, help="Dataset folder (named loaders; default: data directory) or FILE (generic)."),
     workspace: Path = WORKSPACE_OPT,
     table: str | None = typer.Option(None, help="generic: target table (events, orders, items, ...)."),
-    map: str | None = typer.Option(None, "--map", help="generic: canonical=source column pairs, comma-separated."),
+    map: str | None = typer.Option(None, "--map", help="generic: canonical=source column pairs, comma-separated; attributes.KEY=COLUMN puts a column into the attributes JSON."),
+    attributes: str | None = typer.Option(None, help="generic: source columns kept in the attributes JSON under their own names (comma-separated), e.g. Holiday_Flag,Temperature."),
     default: str | None = typer.Option(None, help="generic: constants for unmapped columns, e.g. event_type=view."),
     ts_unit: str | None = typer.Option(None, help="generic: time columns are Unix seconds (s) or milliseconds (ms)."),
-    ts_format: str | None = typer.Option(None, help="generic: strptime format of time columns."),
+    ts_format: str | None = typer.Option(None, help="generic: strptime format of time and date columns, e.g. %d-%m-%Y."),
     sep: str | None = typer.Option(None, help="generic: field separator (default: sniffed); '\\t' for tabs."),
+    encoding: str | None = typer.Option(None, help="generic: text encoding (default utf-8; e.g. latin-1)."),
     force: bool = typer.Option(False, help="Ingest again even if the same content was ingested before."),
 ) -> None:
-    """Ingest a named dataset or any file into the workspace; bad rows go to quarantine with a reason."""
+    """Ingest a named dataset or any file into the workspace; bad rows go to quarantine with a reason.
+
+    A generic file may be CSV/TSV, JSON lines, Parquet or Excel (.xlsx), gzipped or zipped; a malformed line (unbalanced quote, wrong number of fields, bad bytes, truncated) is quarantined with its line number and the rest is ingested.
+    """
     from shopml.data import Workspace
     from shopml.data.loaders.generic import generic_source, parse_mapping
 
@@ -76,7 +81,8 @@ def ingest(
                     sep = sep.encode().decode("unicode_escape")
                 src = generic_source(
                     path, table, parse_mapping(map), parse_mapping(default) if default else None,
-                    ts_unit=ts_unit, ts_format=ts_format, sep=sep,
+                    ts_unit=ts_unit, ts_format=ts_format, sep=sep, encoding=encoding,
+                    attributes=[c.strip() for c in attributes.split(",") if c.strip()] if attributes else None,
                 )
                 reports = ws.ingest(src, force=force)
             else:

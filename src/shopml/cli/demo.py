@@ -61,6 +61,8 @@ def demo(
         # the demo owns its workspace: a different simulation in it is replaced, not mixed in
         if fresh or (cfg.data.simulate is not None and set(simulations_in(ws_path)) - {simulation_tag(cfg.data.simulate)}):
             ws_path.unlink(missing_ok=True)
+        if cfg.data.simulate is not None:
+            _save_truth(cfg, ws_path)
         console.rule("[bold]shopml demo")
         source = f"dataset {dataset}" if dataset else (
             f"a simulated shop: {cfg.data.simulate.users:,} customers, {cfg.data.simulate.items:,} products, "
@@ -79,3 +81,16 @@ def demo(
     )
     if any(s["status"] == "failed" for s in record["steps"]):
         raise typer.Exit(code=1)
+
+
+def _save_truth(cfg, ws_path: Path) -> None:
+    """Keep the simulator's truth beside the workspace (``<name>.truth.npz``) so the steps can
+    show an oracle column: the same config simulates the same shop the pipeline ingests."""
+    from shopml.data.synth import simulate
+    from shopml.data.synth.result import truth_file
+
+    path = truth_file(ws_path)
+    if ws_path.exists() and path.exists():
+        return
+    ws_path.parent.mkdir(parents=True, exist_ok=True)
+    simulate(cfg.data.simulate.sim_config()).save_truth(path)

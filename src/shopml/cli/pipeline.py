@@ -63,20 +63,25 @@ def print_summary(record: dict[str, Any]) -> None:
     """The run's steps as one table, then registered versions, reasons, and where the report is."""
     from shopml.evaluation.report import summary_rows
 
-    t = RichTable(title=f"run {record['run_id']} ({record['seconds']:.0f} s); ↑ higher is better, ↓ lower")
+    t = RichTable(
+        title=f"run {record['run_id']} ({record['seconds']:.0f} s); ↑ higher is better, ↓ lower; "
+        "oracle: a model that knows the simulator's true parameters"
+    )
     level = 100 * record["config"].get("evaluate", {}).get("level", 0.95)
-    for c in ("step", "status", "best model", "metric", f"value [{level:g}% CI]", "best baseline"):
-        t.add_column(c, justify="right" if c.startswith("value") else "left")
+    columns = ("step", "best model", "metric", f"value [{level:g}% CI]", "best baseline",
+               f"best - baseline [{level:g}% paired CI]", "oracle")
+    for c in columns:
+        t.add_column(c, justify="left" if c in columns[:3] else "right")
     lines = []
     for r in summary_rows(record):
         if r["status"] in ("skipped", "failed"):
             style = "yellow" if r["status"] == "skipped" else "red"
-            t.add_row(r["step"], f"[{style}]{r['status']}[/]", "", "", "", "")
+            t.add_row(f"{r['step']} [{style}]{r['status']}[/]", "", "", "", "", "", "")
             lines.append(f"{r['step']} {r['status']}: {r.get('reason') or ''}")
             continue
         lines += [f"{r['step']}: registered {v}" for v in r.get("registered", [])]
         if not r.get("evaluated"):
-            t.add_row(r["step"], r["status"], "not evaluated", "", "", "")
+            t.add_row(f"{r['step']} ({r['status']})", "not evaluated", "", "", "", "", "")
             continue
         ci = r.get("ci")
         value = ""
@@ -84,7 +89,15 @@ def print_summary(record: dict[str, Any]) -> None:
             value = f"{r['value']:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
         base = f"{r['baseline']} {r['baseline_value']:.4f}" if r.get("baseline") else ""
         arrow = "↑" if r.get("higher_is_better", True) else "↓"
-        t.add_row(r["step"], r["status"], r.get("model", ""), f"{r.get('metric', '')} {arrow}", value, base)
+        diff = ""
+        if r.get("diff") is not None:
+            dci = r.get("diff_ci")
+            unit = f" ({r['diff_metric']})" if r.get("diff_metric") not in (None, r.get("metric")) else ""
+            diff = f"{r['diff']:+.4f}" + (f" [{dci[0]:+.4f}, {dci[1]:+.4f}]" if dci else "") + unit
+        oracle = f"{r['oracle_value']:.4f}" if r.get("oracle_value") is not None else ""
+        step = r["step"] if r["status"] == "ok" else f"{r['step']} ({r['status']})"
+        t.add_row(step, r.get("model", ""), f"{r.get('metric', '')} {arrow}",
+                  value, base, diff, oracle)
     console.print(t)
     for line in lines:
         say.print(line)

@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from shopml.cli.app import REGISTRY_OPT, WORKSPACE_OPT, app, console, fail, say, train_app
+from shopml.cli.app import (
+    REGISTRY_OPT,
+    WORKSPACE_OPT,
+    app,
+    console,
+    fail,
+    parse_options,
+    say,
+    train_app,
+)
 from shopml.core.errors import ShopMLError, ValidationError
 
 TASK_OPT = typer.Option(..., "--task", "-t", help="Prediction task: churn (purchase propensity), fraud, ctr (impression clicks) or conversion (session purchase).")
 
 
-def _parse(text: str | None, what: str) -> dict:
-    """``k=v,k=v`` (values as JSON where they parse, else strings) or a JSON object."""
-    if not text:
-        return {}
-    text = text.strip()
-    if text.startswith("{"):
-        try:
-            out = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"--{what} is not valid JSON: {exc}") from None
-        if not isinstance(out, dict):
-            raise ValidationError(f"--{what} must be a JSON object")
-        return out
-    out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if "=" not in part:
-            raise ValidationError(f"--{what}: {part!r} is not key=value")
-        k, v = part.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip()] = v.strip()
-    return out
+_parse = parse_options
 
 
 @train_app.command("predict")

@@ -21,7 +21,8 @@ def search_cmd(
     encoder: str | None = typer.Option(None, help="'minilm' adds semantic retrieval (the nlp extra); default lexical only."),
     rerank: bool = typer.Option(False, help="Learn the re-ranker from the workspace's relevance_judgements."),
     explain: bool = typer.Option(False, help="Show the re-ranker's largest feature contributions."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Fit afresh, do not read or write <workspace>.search/."),
+    registry: str | None = typer.Option(None, "--registry", "-r", help="Model registry to take the engine from and register it in (default <workspace>.search; use the served registry to share it)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Fit afresh; do not read or register an engine."),
 ) -> None:
     """Print the best items for QUERY with their scores and the features that explain them."""
     from shopml.search.store import workspace_engine
@@ -30,13 +31,15 @@ def search_cmd(
         if k < 1:
             raise ShopMLError(f"--k must be at least 1, got {k}")
         with console.status("loading the search index"):
-            engine, cached = workspace_engine(workspace, encoder=encoder, rerank=rerank, cache=not no_cache)
+            engine, cached = workspace_engine(
+                workspace, encoder=encoder, rerank=rerank, cache=not no_cache, registry=registry
+            )
         res = engine.search(query, k=k, method=method, explain=explain and engine.reranker_ is not None)
     except ShopMLError as exc:
         fail(exc)
     used = method or engine.default_method()
     corrected = res.attrs.get("corrected_query")
-    head = f"{query!r}: {len(res)} items by {used}" + (" (cached index)" if cached else "")
+    head = f"{query!r}: {len(res)} items by {used}" + (" (registered index)" if cached else "")
     if corrected and corrected != " ".join(query.lower().split()):
         head += f"; searched as {corrected!r}"
     shown = [c for c in _SHOWN if c in res.columns]

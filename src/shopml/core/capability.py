@@ -49,6 +49,11 @@ def resolve(ref: str) -> Any:
     return obj
 
 
+def import_part(module: str) -> Any:
+    """Import a part named by module only (``cli``, ``steps``), which registers itself."""
+    return importlib.import_module(module)
+
+
 @dataclass(frozen=True)
 class Requirement:
     """Data a capability needs, checked by ``shopml doctor`` before anything is trained.
@@ -100,10 +105,14 @@ class Page:
 
 @dataclass(frozen=True)
 class LoadContext:
-    """What the service hands a spec's ``load``: the workspace (read-only SQL) and settings."""
+    """What the service hands a spec's ``load``.
+
+    ``open_workspace()`` is a context manager giving the workspace read-only (waiting while a
+    writer holds it); ``settings`` are the service's settings (``search_encoder``, ...).
+    """
 
     workspace: Path | None
-    read: Callable[..., Any]  # read(sql, params=None) -> pandas.DataFrame
+    open_workspace: Callable[[], Any]
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -123,12 +132,13 @@ class Capability:
     batch: str | None = None
     cli: str | None = None
     page: Page | None = None
+    pages: tuple[Page, ...] = ()  # further pages, where a capability has more than one
     requires: tuple[Requirement | AnyOf, ...] = ()
     monitors: tuple[Monitor, ...] = ()
     #: the pip extra its optional parts need (``pip install 'shopml[<extra>]'``)
     extra: str | None = None
-    #: registry capability folders this spec serves (default: its own name)
-    registry_names: tuple[str, ...] = ()
+    #: older registry places (``"folder/name"``) whose versions this capability also serves
+    legacy: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -138,9 +148,9 @@ class Capability:
                 raise ValidationError(f"{self.name}: {ref!r} is not an import string 'module:attr'")
 
     @property
-    def folders(self) -> tuple[str, ...]:
-        """The registry folders (``artifacts/<folder>/<name>/vNNNN``) this capability serves."""
-        return self.registry_names or (self.name,)
+    def all_pages(self) -> tuple[Page, ...]:
+        """Every dashboard page of the capability."""
+        return ((self.page,) if self.page is not None else ()) + self.pages
 
     def model_classes(self) -> Mapping[str, type]:
         """Model name -> class, resolved now (imports the capability's model modules)."""

@@ -13,6 +13,13 @@ Saved layout (one folder)::
                     allow_pickle=False)
     ...             any files _save_files() writes (a LightGBM text model, safetensors weights)
 
+A capability's base class saves what all of its models share (vocabularies, a feature
+encoder) through ``_base_state`` / ``_base_meta`` / ``_set_base_state`` (arrays under
+``base.<name>``, JSON under ``"base"``), so a model's own hooks never call ``super()``;
+``_saved_params`` may replace a parameter that is an object (a custom encoder) by a marker.
+``_contract_example`` / ``_contract_outputs`` give ``tests/test_contract.py`` a tiny fitted
+instance to check; a class without them fails that test.
+
 ``load`` imports only classes inside ``shopml`` (or a package listed in
 :data:`ALLOWED_PREFIXES`) that subclass the class it is called on, and never executes code from
 the files. One name for one thing across capabilities: ``seed``, ``embedding_dim``,
@@ -105,6 +112,41 @@ class Estimator:
         """Read what :meth:`_save_files` wrote."""
         return None
 
+    def _saved_params(self) -> dict[str, Any]:
+        """The parameters written to ``model.json`` (JSON-safe); a model whose parameters may
+        hold an object (a custom encoder) replaces it with a marker here and takes the object
+        again in its ``load``."""
+        return self.get_params()
+
+    # ----------------------------------------------------------------- capability-base layer
+    # A capability's base class (Recommender, Predictor) keeps the state all of its models share
+    # (id vocabularies, the feature encoder) through these three, so that a model's own hooks
+    # above never have to remember to call super(). Arrays are saved under "base.<name>".
+    def _base_state(self) -> dict[str, np.ndarray]:
+        """Arrays the capability base class saves for every one of its models."""
+        return {}
+
+    def _base_meta(self) -> dict[str, Any]:
+        """JSON state the capability base class saves for every one of its models."""
+        return {}
+
+    def _set_base_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Restore :meth:`_base_state` / :meth:`_base_meta` (called before :meth:`_set_state`)."""
+        return None
+
+    # ----------------------------------------------------------------- contract test hooks
+    @classmethod
+    def _contract_example(cls: type[E]) -> tuple[E, dict[str, Any], dict[str, Any]]:
+        """A tiny fitted instance, inputs its verbs accept and inputs they must reject with a
+        :class:`ValidationError`: what ``tests/test_contract.py`` checks every registered model
+        with. Each capability base implements it (a model overrides it to shrink its defaults);
+        a model without one fails the contract test."""
+        raise NotImplementedError(f"{cls.__name__} has no _contract_example()")
+
+    def _contract_outputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The model's verbs applied to ``inputs`` (from :meth:`_contract_example`), as arrays."""
+        raise NotImplementedError(f"{type(self).__name__} has no _contract_outputs()")
+
     # ----------------------------------------------------------------- save / load
     def save(self, path: str | Path) -> Path:
         """Write the fitted model into folder ``path`` (created if needed; files atomic)."""
@@ -114,6 +156,10 @@ class Estimator:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         arrays = {k: np.asarray(v) for k, v in self._get_state().items()}
+        clash = [k for k in arrays if k.startswith("base.")]
+        if clash:
+            raise ShopMLError(f"state array names {clash} are reserved (prefix 'base.')")
+        arrays.update({f"base.{k}": np.asarray(v) for k, v in self._base_state().items()})
         for k, v in arrays.items():
             if v.dtype == object:
                 raise ShopMLError(f"state array {k!r} has dtype object; use str or numbers")
@@ -126,9 +172,10 @@ class Estimator:
             {
                 "format": FORMAT,
                 "class": f"{type(self).__module__}.{type(self).__qualname__}",
-                "params": self.get_params(),
+                "params": self._saved_params(),
                 "shopml": __version__,
                 "state": self._meta(),
+                "base": self._base_meta(),
             },
         )
         return path
@@ -140,28 +187,47 @@ class Estimator:
         path = Path(path)
         spec = path / "model.json"
         if not spec.is_file():
-            raise ValidationError(f"{path} holds no model.json: not a saved shopml model")
+            older = [f.name for f in (path / "meta.json", path / "engine.json") if f.is_file()]
+            hint = f" (it has {older[0]}: saved by an older shopml; retrain it)" if older else ""
+            raise ValidationError(f"{path} holds no model.json: not a saved shopml model{hint}")
         doc = read_json(spec)
         if doc.get("format") != FORMAT:
+            found = "an untagged older format" if "format" not in doc else repr(doc["format"])
             raise ValidationError(
-                f"{path} was saved in format {doc.get('format')!r}, not {FORMAT!r}: "
+                f"{path} was saved in {found}, not {FORMAT!r}: "
                 "retrain the model with this version of shopml (`shopml train ...`)"
             )
         klass = resolve_class(doc["class"], cls)
-        model = klass(**doc["params"])
+        model = klass(**_restore_tuples(klass, doc["params"]))
         with np.load(path / "arrays.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        model._set_state(arrays, doc.get("state", {}))
+        base = {k[len("base.") :]: v for k, v in arrays.items() if k.startswith("base.")}
+        own = {k: v for k, v in arrays.items() if not k.startswith("base.")}
+        model._set_base_state(base, doc.get("base", {}))
+        model._set_state(own, doc.get("state", {}))
         model._load_files(path)
         model.fitted_ = True
         return model
+
+
+def _restore_tuples(klass: type, params: dict[str, Any]) -> dict[str, Any]:
+    """JSON turns tuples into lists: give back a tuple where the constructor's default is one,
+    so that a loaded model's ``get_params()`` equals the saved model's."""
+    sig = inspect.signature(klass.__init__).parameters
+    out = dict(params)
+    for k, v in params.items():
+        if isinstance(v, list) and k in sig and isinstance(sig[k].default, tuple):
+            out[k] = tuple(v)
+    return out
 
 
 def resolve_class(qualname: str, base: type) -> type:
     """The class named ``qualname`` if it lies in an allowed package and subclasses ``base``."""
     module, _, name = qualname.rpartition(".")
     if not any(qualname.startswith(p) for p in ALLOWED_PREFIXES):
-        raise ValidationError(f"refusing to load class {qualname!r} from outside {ALLOWED_PREFIXES}")
+        raise ValidationError(
+            f"refusing to load class {qualname!r} from outside {ALLOWED_PREFIXES}"
+        )
     try:
         klass = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):

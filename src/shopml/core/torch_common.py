@@ -1,5 +1,5 @@
 """What every torch model in shopml shares, whatever its capability: choosing the device,
-seeding without disturbing the caller's RNG, and weights <-> NumPy arrays (for safetensors).
+seeding without disturbing the caller's RNG, and weights <-> NumPy arrays (saved in ``arrays.npz``).
 
 It lives in ``core`` so that ``shopml.predict`` and ``shopml.recommend`` can both use it without
 importing each other.

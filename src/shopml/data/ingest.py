@@ -6,7 +6,9 @@ SQL expression over the file's columns) and optional derived mappings (a catalog
 from order lines, ...). The engine does the rest, in one transaction:
 
 1. read the file into a staging table; lines the CSV reader rejects (too many columns,
-   invalid UTF-8, ...) are kept with the reader's reason;
+   invalid UTF-8, ...) are kept with the reader's reason. A source with a ``prepare`` step (the
+   generic loader) first scans or converts its file: lines it quarantines there (an unbalanced
+   quote) are accounted for the same way, and rows get their line numbers in the file;
 2. cast every mapped column to its canonical type with ``TRY_CAST``/``try_strptime``, and give
    each row every reason it fails: missing required value, unparsable value, a table check
    (negative price, unknown event type, ...), duplicate key within the file or already in the
@@ -22,11 +24,18 @@ No Python loop ever touches a row.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 
 from shopml.core.errors import IngestError, ValidationError
@@ -87,6 +96,34 @@ class Mapping:
         return {k: (v if isinstance(v, Col) else Col(v)) for k, v in self.columns.items()}
 
 
+class LineNumbers(Protocol):
+    """Maps a text reader's records to line numbers of the original file (see the generic loader)."""
+
+    def rows(self, rejected: np.ndarray, n_rows: int) -> np.ndarray | None: ...
+
+    def rejects(self, rejected: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class Prepared:
+    """What a Source's ``prepare`` hands the engine: the relation to read, and the accounting
+    done before reading (lines a scan quarantined, how records map to lines)."""
+
+    reader: str
+    cleanup: Callable[[], None] | None = None
+    line_of: LineNumbers | None = None
+    # (line number, raw line, reason) of lines quarantined before the reader saw the file
+    pre_quarantined: list[tuple[int, str, str]] = field(default_factory=list)
+    # line number of the last line when the file does not end with a line break
+    truncated_last: int | None = None
+    # row_number = reader's row index + row_offset (Excel: the header is row 1)
+    row_offset: int = 0
+
+    def close(self) -> None:
+        if self.cleanup is not None:
+            self.cleanup()
+
+
 @dataclass(frozen=True)
 class Source:
     """One file, how to read it, and what its rows mean."""
@@ -99,6 +136,57 @@ class Source:
     mapping: Mapping
     derived: tuple[Mapping, ...] = ()
     loader: str = "generic"
+    # prepare(full) -> Prepared, for sources whose file is scanned or converted first (the
+    # generic loader): full=False asks only for a relation to bind the mapping against
+    prepare: Callable[[bool], Prepared] | None = None
+
+
+# DuckDB's rejects error types, in the words the quarantine uses
+REJECT_REASONS = {
+    "MISSING COLUMNS": "too few fields",
+    "TOO MANY COLUMNS": "too many fields",
+    "INVALID ENCODING": "bad bytes for the encoding",
+    "INVALID UNICODE": "bad bytes for the encoding",
+    "UNQUOTED VALUE": "bad quoting",
+    "UNTERMINATED QUOTES": "unbalanced quote",
+    "LINE SIZE OVER MAXIMUM": "line too long",
+    "CAST": "unparsable value",
+}
+#: a file that takes longer than this many seconds to read shows a progress bar
+PROGRESS_AFTER_S = 2.0
+
+
+@contextmanager
+def read_progress(con: Any, description: str, after: float = PROGRESS_AFTER_S) -> Iterator[None]:
+    """A progress bar for the DuckDB query running inside the block, shown once it has run
+    ``after`` seconds (DuckDB's own per-query progress, polled from a thread)."""
+    from shopml.core.progress import make_progress, progress_enabled
+
+    if not progress_enabled():
+        yield
+        return
+    stop = threading.Event()
+
+    def poll() -> None:
+        if stop.wait(after):
+            return
+        with make_progress(transient=True) as bar:
+            task = bar.add_task(description, total=100)
+            while not stop.wait(0.25):
+                done = con.query_progress()
+                if done >= 0:
+                    bar.update(task, completed=done)
+
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        con.execute("SET enable_progress_bar = false")
 
 
 # ---------------------------------------------------------------- readers (all text columns)
@@ -247,25 +335,53 @@ class Ingestor:
     def __init__(self, con) -> None:  # duckdb.DuckDBPyConnection
         self.con = con
 
-    def _stage(self, src: Source, tag: str) -> tuple[list[str], int]:
+    def _stage(self, src: Source, tag: str, prep: Prepared | None) -> int:
+        """Read the file into ``_stage_<tag>``; the number of records the reader rejected."""
         rejects, scans = f"_rej_{tag}", f"_scan_{tag}"
         reader = src.reader.replace("{rejects}", rejects).replace("{scans}", scans)
         try:
-            self.con.execute(
-                f"CREATE TEMP TABLE _stage_{tag} AS "
-                f"SELECT row_number() OVER () AS _row, * FROM {reader}"
-            )
+            with read_progress(self.con, f"reading {Path(src.path).name}"):
+                self.con.execute(
+                    f"CREATE TEMP TABLE _stage_{tag} AS "
+                    f"SELECT row_number() OVER () AS _row, * FROM {reader}"
+                )
         except Exception as exc:  # duckdb raises many types; all mean "cannot read this file"
             raise IngestError(f"cannot read {src.path}: {str(exc).splitlines()[0]}") from exc
-        cols = [r[0] for r in self.con.execute(f"DESCRIBE _stage_{tag}").fetchall()]
-        n_rej = 0
-        if "store_rejects=true" in reader:
-            n_rej = self.con.execute(f"SELECT count(DISTINCT line) FROM {rejects}").fetchall()[0][0]
-        return [c for c in cols if c != "_row"], n_rej
+        if prep is not None and prep.row_offset:
+            self.con.execute(f"UPDATE _stage_{tag} SET _row = _row + {int(prep.row_offset)}")
+        if "store_rejects=true" not in reader:
+            return 0
+        rejected = self.con.execute(f"SELECT DISTINCT line FROM {rejects}").fetchnumpy()["line"]
+        rejected = np.asarray(rejected, dtype=np.int64)
+        if prep is not None and prep.line_of is not None:
+            self._renumber(tag, prep.line_of, rejected)
+        return len(rejected)
+
+    def _renumber(self, tag: str, line_of: LineNumbers, rejected: np.ndarray) -> None:
+        """Give staged rows and rejected records their line numbers in the original file."""
+        n_rows = self.con.execute(f"SELECT count(*) FROM _stage_{tag}").fetchall()[0][0]
+        lines = line_of.rows(rejected, n_rows)
+        if lines is not None and n_rows:
+            self.con.register(f"_lines_{tag}", pa.table({"i": np.arange(1, n_rows + 1), "line": lines}))
+            try:
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _stage_{tag} AS SELECT l.line AS _row, "
+                    f"s.* EXCLUDE (_row) FROM _stage_{tag} s JOIN _lines_{tag} l ON s._row = l.i "
+                    "ORDER BY l.line"
+                )
+            finally:
+                self.con.unregister(f"_lines_{tag}")
+        if len(rejected):
+            mapped = line_of.rejects(rejected)
+            self.con.register(f"_rl_{tag}", pa.table({"line": rejected, "orig": mapped}))
+            try:
+                self.con.execute(
+                    f"UPDATE _rej_{tag} r SET line = m.orig FROM _rl_{tag} m WHERE r.line = m.line"
+                )
+            finally:
+                self.con.unregister(f"_rl_{tag}")
 
     def run(self, src: Source, force: bool = False) -> IngestReport:
-        import time
-
         t0 = time.perf_counter()
         path = Path(src.path)
         if not path.exists():
@@ -288,39 +404,44 @@ class Ingestor:
 
     def run_relation(self, src: Source) -> IngestReport:
         """Ingest an in-memory relation (``Workspace.append``): same rules, no file fingerprint."""
-        import time
-
         self._probe(src)
         tbl = table(src.mapping.table)
         report = IngestReport(source=src.name, path=str(src.path), table=tbl.name)
         return self._execute(src, tbl, report, None, time.perf_counter())
 
     def _execute(self, src: Source, tbl: Table, report: IngestReport, fp: str | None, t0: float) -> IngestReport:
-        import time
-
         tag = f"{next(_counter)}"
-        self.con.execute("BEGIN TRANSACTION")
+        prep = src.prepare(True) if src.prepare is not None else None
+        if prep is not None:
+            src = dataclasses.replace(src, reader=prep.reader)
         try:
-            self._run_in_tx(src, tbl, tag, report)
-            report.seconds = time.perf_counter() - t0
-            self.con.execute(
-                "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
-                [src.name, src.loader, report.path, fp, report.rows_read, report.rows_accepted,
-                 report.rows_quarantined, tbl.name, report.seconds],
-            )
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self._run_in_tx(src, tbl, tag, report, prep)
+                report.seconds = time.perf_counter() - t0
+                self.con.execute(
+                    "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
+                    [src.name, src.loader, report.path, fp, report.rows_read, report.rows_accepted,
+                     report.rows_quarantined, tbl.name, report.seconds],
+                )
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            finally:
+                for t in (f"_stage_{tag}", f"_typed_{tag}", f"_rej_{tag}", f"_scan_{tag}"):
+                    self.con.execute(f"DROP TABLE IF EXISTS {t}")
+                self.con.execute("DROP VIEW IF EXISTS _stage")
+                self.con.execute("DROP VIEW IF EXISTS _accepted")
         finally:
-            for t in (f"_stage_{tag}", f"_typed_{tag}", f"_rej_{tag}", f"_scan_{tag}"):
-                self.con.execute(f"DROP TABLE IF EXISTS {t}")
-            self.con.execute("DROP VIEW IF EXISTS _stage")
-            self.con.execute("DROP VIEW IF EXISTS _accepted")
+            if prep is not None:
+                prep.close()
         return report
 
-    def _run_in_tx(self, src: Source, tbl: Table, tag: str, report: IngestReport) -> None:
-        _, n_rej = self._stage(src, tag)
+    def _run_in_tx(
+        self, src: Source, tbl: Table, tag: str, report: IngestReport, prep: Prepared | None = None
+    ) -> None:
+        n_rej = self._stage(src, tag, prep)
         stage, typed = f"_stage_{tag}", f"_typed_{tag}"
         cols = src.mapping.resolved()
         select, reasons = _check_sql(tbl, cols)
@@ -332,7 +453,8 @@ class Ingestor:
         )
         self._apply_checks_and_keys(tbl, typed)
         n_read = self.con.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0]
-        report.rows_read = n_read + n_rej
+        pre = prep.pre_quarantined if prep is not None else []
+        report.rows_read = n_read + n_rej + len(pre)
         collist = ", ".join(ident(c) for c in tbl.columns)
         self.con.execute(
             f"INSERT INTO {ident(tbl.name)} ({collist}) SELECT {collist} FROM {typed} "
@@ -343,18 +465,34 @@ class Ingestor:
             f"to_json(s)::VARCHAR, t._reason, now() FROM {typed} t JOIN {stage} s USING (_row) "
             "WHERE t._reason IS NOT NULL"
         )
+        unreadable: dict[str, int] = {}
         if n_rej:
-            self.con.execute(
-                f"INSERT INTO quarantine SELECT {sql_str(src.name)}, {sql_str(tbl.name)}, "
-                "line, any_value(csv_line), 'unreadable line: ' || string_agg(error_message, '; '), "
-                f"now() FROM _rej_{tag} GROUP BY line"
+            unreadable = self._quarantine_rejects(src, tbl, tag, prep)
+        if pre:
+            self.con.register(
+                f"_pre_{tag}",
+                pa.table({
+                    "line": pa.array([p[0] for p in pre], pa.int64()),
+                    "raw": pa.array([p[1] for p in pre], pa.string()),
+                    "reason": pa.array([f"unreadable line: {p[2]}" for p in pre], pa.string()),
+                }),
             )
+            try:
+                self.con.execute(
+                    f"INSERT INTO quarantine SELECT {sql_str(src.name)}, {sql_str(tbl.name)}, line, "
+                    f"raw, reason, now() FROM _pre_{tag}"
+                )
+            finally:
+                self.con.unregister(f"_pre_{tag}")
+            for p in pre:
+                key = "unreadable line: " + p[2].split(";")[0]
+                unreadable[key] = unreadable.get(key, 0) + 1
         reasons_rows = self.con.execute(
             f"SELECT _reason, count(*) FROM {typed} WHERE _reason IS NOT NULL GROUP BY 1"
         ).fetchall()
         report.reasons = {r: int(n) for r, n in reasons_rows}
-        if n_rej:
-            report.reasons["unreadable line"] = int(n_rej)
+        for r, n in unreadable.items():
+            report.reasons[r] = report.reasons.get(r, 0) + n
         report.rows_quarantined = sum(report.reasons.values())
         report.rows_accepted = report.rows_read - report.rows_quarantined
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW _stage AS SELECT * FROM {stage}")
@@ -364,9 +502,41 @@ class Ingestor:
         for d in src.derived:
             report.derived[d.table] = self._derive(src, d, tag)
 
+    def _quarantine_rejects(
+        self, src: Source, tbl: Table, tag: str, prep: Prepared | None
+    ) -> dict[str, int]:
+        """Quarantine the records the reader rejected, one row per line, with a plain reason;
+        returns the counts per reason."""
+        cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in REJECT_REASONS.items())
+        last = prep.truncated_last if prep is not None else None
+        trunc = (
+            f" || CASE WHEN line = {int(last)} THEN '; the last line, without a line end: truncated?' "
+            "ELSE '' END"
+            if last is not None else ""
+        )
+        kind = "arg_min(error_type::VARCHAR, column_idx)"
+        self.con.execute(
+            f"CREATE TEMP TABLE _rq_{tag} AS SELECT line, any_value(csv_line) AS raw, "
+            f"'unreadable line: ' || coalesce(CASE {kind} {cases} END, lower({kind})) AS short, "
+            f"string_agg(DISTINCT error_message, '; ') AS detail, line AS _l "
+            f"FROM _rej_{tag} GROUP BY line"
+        )
+        try:
+            self.con.execute(
+                f"INSERT INTO quarantine SELECT {sql_str(src.name)}, {sql_str(tbl.name)}, line, raw, "
+                f"short || ' (' || detail || ')'{trunc.replace('line =', '_l =')}, now() FROM _rq_{tag}"
+            )
+            rows = self.con.execute(f"SELECT short, count(*) FROM _rq_{tag} GROUP BY 1").fetchall()
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS _rq_{tag}")
+        return {r: int(n) for r, n in rows}
+
     def _probe(self, src: Source) -> None:
         """Bind the reader and the mapping without reading the data (errors name file and column)."""
         tag = f"probe_{next(_counter)}"
+        prep = src.prepare(False) if src.prepare is not None else None
+        if prep is not None:
+            src = dataclasses.replace(src, reader=prep.reader)
         reader = src.reader.replace("{rejects}", f"_rej_{tag}").replace("{scans}", f"_scan_{tag}")
         # binding only needs the header: do not let the sniffer read the whole file here
         reader = reader.replace("sample_size=-1", "sample_size=2048")

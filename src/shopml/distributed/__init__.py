@@ -6,7 +6,8 @@
   (``search_space``), evaluated on a validation split, on Ray Tune or locally;
 - :mod:`shopml.distributed.train`: data-parallel training of the torch models (SASRec, the torch
   predictors: MLP, DeepFM, DCN-v2, GRU) with Ray Train and DistributedDataParallel;
-- :mod:`shopml.distributed.bench`: a benchmark suite run as one Ray task (``shopml bench``);
+- :mod:`shopml.benchmarks.engine` (above this layer): a benchmark suite run as one Ray task
+  (``shopml bench``);
 - :mod:`shopml.distributed.engine`: choosing the engine and connecting to Ray (``--address``).
 
 Ray is optional (``pip install shopml[distributed]``) and imported only when the ray engine runs.

@@ -26,11 +26,8 @@ a score function; the engines need nothing new.
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shopml.core.errors import DataError, ValidationError
+from shopml.core.persist import atomic_path as _atomic_path
 from shopml.core.progress import track
 from shopml.distributed.engine import check_engine, ray_session
 
@@ -241,22 +239,6 @@ def _check_out(out: str | Path) -> Path:
     return out
 
 
-@contextmanager
-def _atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary sibling of ``path``, renamed onto it (after fsync) only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def to_arrow(frame: pd.DataFrame) -> pa.Table:
     """A result frame as an Arrow table (the one conversion both engines use)."""
     return pa.Table.from_pandas(frame, preserve_index=False)
@@ -365,33 +347,29 @@ def predictor_job(model: Any, rows: pd.DataFrame | str | Path, batch_size: int =
 
 
 def clv_rows(model: Any, batch: pd.DataFrame) -> pd.DataFrame:
-    """P(alive), expected purchases, spend and CLV of the customers in ``batch`` (an RFM summary)."""
-    from shopml.serve.state import clv_table
-
-    bgnbd, gg, config = model
-    table = clv_table(
-        (bgnbd, gg, config), batch, float(config["horizon"]), float(config["discount_rate"])
-    )
-    return pd.concat([batch.reset_index(drop=True), table.reset_index(drop=True)], axis=1)
+    """P(alive), expected purchases, spend and CLV of the customers in ``batch`` (``user_id``
+    rows); ``model`` is ``(CLV model, all orders, horizon_days, discount_rate)``."""
+    clv, orders, horizon_days, discount_rate = model
+    mine = orders[orders["user_id"].isin(batch["user_id"])]
+    table = clv.predict(mine, horizon_days=horizon_days, discount_rate=discount_rate)
+    return batch.merge(table, left_on="user_id", right_index=True, how="left")
 
 
 def clv_job(
-    models: tuple[Any, Any, dict[str, Any]], orders: pd.DataFrame, batch_size: int = 8192
+    model: Any, orders: pd.DataFrame, horizon_days: float = 90.0, discount_rate: float = 0.0,
+    batch_size: int = 8192,
 ) -> BatchJob:
-    """CLV of every customer with a completed order: ``orders`` has ``user_id, ts, value``."""
-    from shopml.predict.rfm import rfm_summary
-
+    """CLV of every customer with a completed order: ``orders`` has ``user_id, ts, value``.
+    Every batch values its customers from their own orders, as of the last order day."""
     missing = {"user_id", "ts", "value"} - set(orders.columns)
     if missing:
         raise ValidationError(f"orders need columns user_id, ts, value; missing {sorted(missing)}")
     if len(orders) == 0:
         raise DataError("no completed orders of known customers to compute CLV from")
-    bgnbd, gg, config = models
-    orders = orders.assign(value=orders["value"].fillna(0.0))
-    end = pd.to_datetime(orders["ts"], utc=True).max()
-    summary = rfm_summary(orders, calibration_end=end, value_col="value", freq=config["freq"])
-    rows = summary.rename_axis("user_id").reset_index()
-    return BatchJob("clv", rows, (bgnbd, gg, dict(config)), clv_rows, batch_size, {"model": "clv"})
+    orders = orders.assign(value=orders["value"].fillna(0.0), user_id=orders["user_id"].astype(str))
+    rows = pd.DataFrame({"user_id": np.sort(orders["user_id"].unique())})
+    state = (model, orders, float(horizon_days), float(discount_rate))
+    return BatchJob("clv", rows, state, clv_rows, batch_size, {"model": type(model).__name__})
 
 
 def _parquet_columns(path: Path) -> list[str]:

@@ -6,12 +6,13 @@ What a version holds decides the job:
   calibrator): every row the task scores in the workspace (customers now, every order), or the
   rows of ``--input``, gets its id, raw and calibrated probability (and threshold and decision
   where the task has costs), as ``shopml predict`` gives them;
-- a :class:`~shopml.predict.base.Predictor` (``model.json`` of format ``shopml.predictor/1``):
+- a :class:`~shopml.predict.base.Predictor` (``model.json`` of format ``shopml.model/1``):
   every row of the ``rows`` Parquet file (features plus any id columns, which are passed
   through) gets ``probability`` (classifiers) or ``prediction`` (regressors);
-- the CLV pair (``config.task == 'clv'``, :func:`shopml.serve.artifacts.register_clv`): every
-  customer with a completed order in the workspace gets P(alive), expected purchases, spend and
-  CLV over the version's horizon.
+- CLV (the ``clv`` capability, :func:`clv_batch_job`, ``shopml batch clv``): every customer
+  with a completed order in the workspace gets P(alive), expected purchases, spend and CLV over
+  the version's horizon. CLV pairs registered under ``predict/clv`` by older versions are
+  refused with a message to retrain.
 
 A new kind of predict model adds a branch in :func:`predict_job_for` that builds its
 :class:`~shopml.distributed.batch.BatchJob`; both engines then run it unchanged.
@@ -40,13 +41,14 @@ def predict_job_for(
     """The batch job for one registered predict version (see the module docstring)."""
     registry.verify(version)
     config = version.meta.get("config") or {}
-    if config.get("task") in ("churn", "fraud") and (version.path / "calibrator.json").exists():
+    if config.get("task") in ("churn", "fraud") and any(
+        (version.path / f).exists() for f in ("calibrator", "calibrator.json")
+    ):
         return _task_job(registry, version, config, workspace, rows, batch_size)
     model_json = version.path / "model.json"
-    if model_json.exists() and read_json(model_json).get("format", "").startswith(
-        "shopml.predictor/"
-    ):
-        from shopml.predict.base import Predictor
+    from shopml.predict.base import Predictor
+
+    if model_json.exists() and _is_predictor(read_json(model_json), Predictor):
 
         if rows is None:
             raise ValidationError(
@@ -55,18 +57,10 @@ def predict_job_for(
             )
         return predictor_job(Predictor.load(version.path), rows, batch_size)
     if (version.meta.get("config") or {}).get("task") == "clv":
-        from shopml.serve.artifacts import load_clv
-
-        if workspace is None or not Path(workspace).exists():
-            raise DataError(f"CLV needs a workspace with orders; none at {workspace}")
-        from shopml.data.workspace import Workspace
-
-        with Workspace(workspace, read_only=True) as ws:
-            orders = ws.sql(
-                "SELECT user_id, ts, quantity * unit_price AS value FROM orders "
-                "WHERE status = 'completed' AND user_id IS NOT NULL AND ts IS NOT NULL"
-            )
-        return clv_job(load_clv(registry, version), orders, batch_size)
+        raise ValidationError(
+            f"predict/{version.name} {version.version} is a CLV model in the layout before CLV "
+            "became its own capability: retrain it (`shopml train clv`) and use `shopml batch clv`"
+        )
     raise ValidationError(
         f"predict/{version.name} {version.version} is neither a shopml Predictor nor a CLV model; "
         "no batch job knows it"
@@ -132,4 +126,60 @@ def batch_predict(
     return run_batch(job, out, engine=engine, address=address, concurrency=concurrency), mv
 
 
-__all__ = ["batch_predict", "predict_job_for"]
+def batch_job(
+    registry: str | Path, workspace: str | Path | None, out: str | Path, engine: str = "local",
+    model: str | None = None, **options: Any,
+) -> Path:
+    """The predict spec's ``batch``: every workspace row of the task ``model`` (churn, fraud,
+    ...) scored to ``out`` (options: those of :func:`batch_predict`)."""
+    if not model:
+        raise ValidationError("name the registered predict model to score (--model churn, ...)")
+    result, _ = batch_predict(registry, out, model, workspace=workspace, engine=engine, **options)
+    return result.path
+
+
+def clv_batch_job(
+    registry: str | Path, workspace: str | Path | None, out: str | Path, engine: str = "local",
+    model: str | None = None, version: str = "latest", batch_size: int = 8192,
+    concurrency: int | None = None, address: str | None = None, **options: Any,
+) -> Path:
+    """The CLV spec's ``batch``: every customer's CLV (registered ``clv/<model>``, default the
+    most recently registered) to ``out``, at the version's horizon and discount unless
+    ``horizon_days`` / ``discount_rate`` are given."""
+    from shopml.predict.clv import load_clv_model, workspace_orders
+
+    reg = registry if isinstance(registry, Registry) else Registry(registry)
+    if model is None:
+        found = [mv for mv in reg.list() if mv.capability == "clv"]
+        if not found:
+            raise DataError(f"no CLV model in {reg.root}; train one with `shopml train clv`")
+        mv = max(found, key=lambda v: v.created)
+    else:
+        mv = reg.get("clv", model, version)
+    reg.verify(mv)
+    if workspace is None or not Path(workspace).exists():
+        raise DataError(f"CLV needs a workspace with orders; none at {workspace}")
+    job = clv_job(
+        load_clv_model(mv), workspace_orders(workspace),
+        float(options.pop("horizon_days", mv.config.get("horizon_days", 90.0))),
+        float(options.pop("discount_rate", mv.config.get("discount_rate", 0.0))),
+        batch_size,
+    )
+    if options:
+        raise ValidationError(f"unknown CLV batch option(s) {sorted(options)}")
+    return run_batch(job, out, engine=engine, address=address, concurrency=concurrency).path
+
+
+__all__ = ["batch_job", "batch_predict", "clv_batch_job", "predict_job_for"]
+
+
+def _is_predictor(doc: dict, predictor: type) -> bool:
+    """Whether a ``model.json`` holds a Predictor (the estimator base's ``shopml.model/1``)."""
+    from shopml.core.estimator import FORMAT, resolve_class
+
+    if doc.get("format") != FORMAT:
+        return False
+    try:
+        return issubclass(resolve_class(str(doc.get("class", "")), object), predictor)
+    except ValidationError:
+        return False

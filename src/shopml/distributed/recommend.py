@@ -168,3 +168,13 @@ def batch_recommend(
 
 
 __all__ = ["batch_recommend", "tune_train_register"]
+
+
+def batch_job(
+    registry: str | Path, workspace: str | Path | None, out: str | Path, engine: str = "local",
+    model: str | None = None, **options: Any,
+) -> Path:
+    """The recommend spec's ``batch``: top-k lists for every user the model knows, to ``out``
+    (options: those of :func:`batch_recommend`)."""
+    result, _ = batch_recommend(registry, out, model_name=model, engine=engine, **options)
+    return result.path

@@ -231,8 +231,9 @@ class RecommenderObjective:
         validation_fraction: float = 0.2,
         k: int = 10,
     ) -> None:
-        from shopml.benchmarks.recommend import make_split
-        from shopml.data.splits import temporal_split
+        from shopml.evaluation.protocols import make_split
+        from shopml.evaluation.splits import temporal_split
+        from shopml.recommend.interactions import Interactions
 
         if not isinstance(k, (int, np.integer)) or k < 1:
             raise ValidationError(f"k must be a positive integer, got {k!r}")
@@ -244,7 +245,8 @@ class RecommenderObjective:
         train, val = temporal_split(interactions, test_fraction=validation_fraction)
         protocol = f"temporal validation: last {validation_fraction:.0%} of interactions, novel items, seen removed"
         self.split = make_split(
-            "validation", train, val, True, protocol, novel_only=True, items=items
+            "validation", train, val, True, protocol, novel_only=True, items=items,
+            interactions=Interactions.from_frame,
         )
         if len(self.split.users) == 0:
             raise ValidationError(
@@ -258,7 +260,7 @@ class RecommenderObjective:
         return f"ndcg@{self.k}"
 
     def __call__(self, params: dict[str, Any]) -> float:
-        from shopml.benchmarks.recommend import evaluate
+        from shopml.evaluation.protocols import evaluate
         from shopml.recommend.train import model_class
 
         try:

@@ -17,13 +17,19 @@ from shopml.evaluation.stats import ConfidenceInterval, bootstrap_ci
 _EPS = 1e-15
 
 
-def _check(y: np.ndarray, p: np.ndarray, probabilities: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def _check(
+    y: np.ndarray, p: np.ndarray, probabilities: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y, dtype=np.float64).ravel()
     p = np.asarray(p, dtype=np.float64).ravel()
     if y.shape != p.shape or len(y) == 0:
-        raise ValidationError(f"y and p must be non-empty and of equal length, got {len(y)} and {len(p)}")
+        raise ValidationError(
+            f"y and p must be non-empty and of equal length, got {len(y)} and {len(p)}"
+        )
     if not np.isin(y, (0.0, 1.0)).all():
-        raise ValidationError(f"y must be 0/1 labels; found {np.unique(y[~np.isin(y, (0.0, 1.0))])[:5].tolist()}")
+        raise ValidationError(
+            f"y must be 0/1 labels; found {np.unique(y[~np.isin(y, (0.0, 1.0))])[:5].tolist()}"
+        )
     if not np.isfinite(p).all():
         raise ValidationError("p holds NaN or infinite values")
     if probabilities and ((p < 0) | (p > 1)).any():
@@ -134,7 +140,9 @@ def _resample_counts(y: np.ndarray, n: int, seed: int, chunk: int) -> list[np.nd
     return out
 
 
-def weighted_auc_auprc(y: np.ndarray, p: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def weighted_auc_auprc(
+    y: np.ndarray, p: np.ndarray, W: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """AUC and average precision of ``p`` for each row of weights ``W`` (``(k, n)``), at once.
 
     Rows are sorted by score once; tied scores form one threshold (AUC counts ties half, average
@@ -197,7 +205,9 @@ def bootstrap_metric(
     return ConfidenceInterval(fn(y, p), float(lo), float(hi), level)
 
 
-def _boot_stats(y: np.ndarray, ps: list[np.ndarray], fn: Metric, n: int, seed: int) -> list[np.ndarray]:
+def _boot_stats(
+    y: np.ndarray, ps: list[np.ndarray], fn: Metric, n: int, seed: int
+) -> list[np.ndarray]:
     """The metric on the same ``n`` resamples, for each score array in ``ps``."""
     fast = _fast(fn)
     out: list[list[np.ndarray]] = [[] for _ in ps]
@@ -232,7 +242,13 @@ def paired_bootstrap(
     d = fn(y, p_a) - fn(y, p_b)
     lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
     other = np.mean(diffs <= 0) if d > 0 else np.mean(diffs >= 0)
-    return {"diff": float(d), "low": float(lo), "high": float(hi), "level": level, "p_value": float(min(1.0, 2 * other)) if d != 0 else 1.0}
+    return {
+        "diff": float(d),
+        "low": float(lo),
+        "high": float(hi),
+        "level": level,
+        "p_value": float(min(1.0, 2 * other)) if d != 0 else 1.0,
+    }
 
 
 __all__ = [

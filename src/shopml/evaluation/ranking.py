@@ -87,6 +87,38 @@ def hits_matrix(top_k: np.ndarray, relevant: sp.spmatrix) -> np.ndarray:
     return (keys[pos] == query) & (top_k >= 0)
 
 
+def _check_options(
+    top_k: np.ndarray,
+    ks: int | Sequence[int],
+    metrics: Iterable[str],
+    item_popularity: np.ndarray | None,
+) -> tuple[list[int], list[str], np.ndarray | None]:
+    """The cut-offs, metric names and popularity of :func:`ranking_metrics`, checked."""
+    ks = [ks] if isinstance(ks, (int, np.integer)) else list(ks)
+    if not ks or any(
+        not isinstance(k, (int, np.integer)) or k < 1 or k > top_k.shape[1] for k in ks
+    ):
+        raise ValidationError(
+            f"ks must be integers in 1..{top_k.shape[1]} (the list length), got {ks}"
+        )
+    metrics = list(metrics)
+    unknown = set(metrics) - set(DEFAULT_METRICS)
+    if unknown:
+        raise ValidationError(
+            f"unknown metric(s) {sorted(unknown)}; expected some of {DEFAULT_METRICS}"
+        )
+    if "pop_bias" in metrics and item_popularity is None:
+        metrics.remove("pop_bias")
+    if item_popularity is not None:
+        item_popularity = np.asarray(item_popularity, dtype=np.float64)
+        if top_k.size and top_k.max() >= len(item_popularity):
+            raise ValidationError(
+                f"item_popularity has {len(item_popularity)} entries but top_k holds index "
+                f"{top_k.max()}"
+            )
+    return ks, metrics, item_popularity
+
+
 def ranking_metrics(
     top_k: np.ndarray,
     relevant: sp.spmatrix,
@@ -118,28 +150,8 @@ def ranking_metrics(
     """
     top_k = _check_top_k(top_k)
     rel = _check_relevant(relevant, top_k)
-    ks = [ks] if isinstance(ks, (int, np.integer)) else list(ks)
-    if not ks or any(
-        not isinstance(k, (int, np.integer)) or k < 1 or k > top_k.shape[1] for k in ks
-    ):
-        raise ValidationError(
-            f"ks must be integers in 1..{top_k.shape[1]} (the list length), got {ks}"
-        )
-    metrics = list(metrics)
-    unknown = set(metrics) - set(DEFAULT_METRICS)
-    if unknown:
-        raise ValidationError(
-            f"unknown metric(s) {sorted(unknown)}; expected some of {DEFAULT_METRICS}"
-        )
-    if "pop_bias" in metrics and item_popularity is None:
-        metrics.remove("pop_bias")
+    ks, metrics, item_popularity = _check_options(top_k, ks, metrics, item_popularity)
     n_items = rel.shape[1] if n_items is None else int(n_items)
-    if item_popularity is not None:
-        item_popularity = np.asarray(item_popularity, dtype=np.float64)
-        if top_k.size and top_k.max() >= len(item_popularity):
-            raise ValidationError(
-                f"item_popularity has {len(item_popularity)} entries but top_k holds index {top_k.max()}"
-            )
 
     n_rel_all = np.diff(rel.indptr)
     keep = np.flatnonzero(n_rel_all > 0)

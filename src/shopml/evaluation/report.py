@@ -70,6 +70,17 @@ def summary_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
                 row.update(model=best["model"], value=best["metrics"][primary], ci=best["ci"].get(primary))
             if base:
                 row.update(baseline=base["model"], baseline_value=base["metrics"][primary])
+            stats = res.get("stats") or {}
+            oracle = stats.get("oracle")
+            # a simulated shop's truth: what a model knowing the true parameters scores
+            if oracle and primary in oracle.get("metrics", {}):
+                row.update(oracle=oracle["model"], oracle_value=oracle["metrics"][primary],
+                           oracle_ci=(oracle.get("ci") or {}).get(primary))
+            versus = stats.get("best_vs_baseline")
+            # RMSE is compared as paired squared errors (an RMSE of differences is no difference)
+            if versus and versus.get("metric") in (primary, {"rmse": "mse"}.get(primary)):
+                row.update(diff=versus["diff"], diff_ci=versus.get("ci"),
+                           diff_metric=versus.get("metric"))
         rows.append(row)
     return rows
 
@@ -117,21 +128,26 @@ def _summary(record: dict) -> str:
     rows = []
     for r in summary_rows(record):
         if r["status"] in ("skipped", "failed"):
-            rows.append(f'<tr class="{r["status"]}"><td>{_e(r["step"])}</td><td>{_e(r["status"])}</td><td colspan="4">{_e(r.get("reason") or "")}</td></tr>')
+            rows.append(f'<tr class="{r["status"]}"><td>{_e(r["step"])}</td><td>{_e(r["status"])}</td><td colspan="6">{_e(r.get("reason") or "")}</td></tr>')
             continue
         if not r.get("evaluated"):
-            rows.append(f'<tr><td>{_e(r["step"])}</td><td>{_e(r["status"])}</td><td colspan="3">not evaluated (nothing to judge it by)</td>'
+            rows.append(f'<tr><td>{_e(r["step"])}</td><td>{_e(r["status"])}</td><td colspan="5">not evaluated (nothing to judge it by)</td>'
                         f'<td>{_e(", ".join(r.get("registered", [])))}</td></tr>')
             continue
         arrow = "higher is better" if r.get("higher_is_better", True) else "lower is better"
+        diff = _fmt_ci(r["diff"], r.get("diff_ci")) if r.get("diff") is not None else ""
+        oracle = (f'{_e(r["oracle"])}: {_fmt_ci(r.get("oracle_value"), r.get("oracle_ci"))}'
+                  if r.get("oracle") else "")
         rows.append(
             f'<tr><td>{_e(r["step"])}</td><td>{_e(r["status"])}</td><td>{_e(r.get("model", ""))}</td>'
             f'<td>{_e(r.get("metric", ""))} ({arrow}): {_fmt_ci(r.get("value"), r.get("ci"))}</td>'
             f'<td>{_e(r.get("baseline", ""))}: {_fmt(r.get("baseline_value"))}</td>'
+            f'<td>{diff}</td><td>{oracle}</td>'
             f'<td>{_e(", ".join(r.get("registered", [])))}</td></tr>'
         )
     head = (f"<tr><th>step</th><th>status</th><th>best model</th><th>metric ({_level(record)} CI)</th>"
-            "<th>best baseline</th><th>registered</th></tr>")
+            f"<th>best baseline</th><th>model &minus; baseline (paired {_level(record)} CI)</th>"
+            "<th>oracle (simulator's truth)</th><th>registered</th></tr>")
     return f'<section id="summary"><h2>Summary</h2><table class="board">{head}{"".join(rows)}</table></section>'
 
 

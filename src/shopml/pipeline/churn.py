@@ -109,8 +109,18 @@ def churn(ctx: StepContext, cfg: ChurnStep) -> StepResult:
             model = make_model(m.name, "churn", m.params, seed=ctx.evaluate.seed, columns=list(Xtr.columns))
             model.fit(Xtr, ytr, eval_set=(Xv, yv))
             p_val, p_test, params = model.predict_proba(Xv), model.predict_proba(Xte), model.get_params()
-        calibrator = make_calibrator("isotonic").fit(_unit(p_val, p_val), yv)
-        p_val, p_test = calibrator.transform(_unit(p_val, p_val)), calibrator.transform(_unit(p_test, p_val))
+        raw_val, raw_test = _unit(p_val, p_val), _unit(p_test, p_val)
+        kind = _calibration_kind(yv)
+        calibrator = make_calibrator(kind).fit(raw_val, yv)
+        p_val, p_test = calibrator.transform(raw_val), calibrator.transform(raw_test)
+        if kind == "isotonic" and np.ptp(raw_test) > 0 and len(np.unique(p_test)) < 3:
+            # isotonic regression pooled every score into one or two steps: the ranking would
+            # be lost, so Platt scaling (monotone, strictly increasing) calibrates instead
+            kind = "platt"
+            calibrator = make_calibrator(kind).fit(raw_val, yv)
+            p_val, p_test = calibrator.transform(raw_val), calibrator.transform(raw_test)
+        if m is not None or name.startswith("recency"):
+            result.stats.setdefault("calibration", {})[name] = kind
         fit_s = time.perf_counter() - t0
         met = classification_metrics(yte, p_test, fprs=(0.05,))
         ci = {}
@@ -129,6 +139,8 @@ def churn(ctx: StepContext, cfg: ChurnStep) -> StepResult:
         ctx.progress.advance(task)
     ctx.progress.remove_task(task)
     best = result.best()
+    _compare(result, yte, probs, boot)
+    _oracle(ctx, result, orders, yte, test_c, boot)
     result.plots += [
         {"kind": "lines", "title": "precision-recall on the test cutoff", "x_label": "recall", "y_label": "precision", "series": pr},
         {"kind": "lines", "title": "calibration on the test cutoff (deciles of predicted probability)", "diagonal": True,
@@ -152,6 +164,75 @@ def churn(ctx: StepContext, cfg: ChurnStep) -> StepResult:
                             {"horizon": cfg.horizon, "step": cfg.step, "n_train": cfg.n_train})
             result.registered.append({**version_ref(mv), "model": best.model, "test_metrics": best.metrics})
     return result
+
+
+#: isotonic regression needs this many of each class on validation; below it, Platt scaling
+#: (two parameters) calibrates without collapsing scores into a few steps
+MIN_ISOTONIC_CLASS = 100
+
+
+def _calibration_kind(y: np.ndarray) -> str:
+    positives = int(np.sum(y))
+    return "isotonic" if min(positives, len(y) - positives) >= MIN_ISOTONIC_CLASS else "platt"
+
+
+def _compare(result: StepResult, y: np.ndarray, probs: dict[str, np.ndarray], boot: dict) -> None:
+    """The best model's AUPRC minus the best baseline's, paired bootstrap on the same customers."""
+    from shopml.evaluation.classification import paired_bootstrap
+
+    best = result.best()
+    bases = [r for r in result.leaderboard if r.baseline]
+    if best is None or not bases:
+        return
+    base = max(bases, key=lambda r: r.metrics["auprc"])
+    test = paired_bootstrap(y, probs[best.model], probs[base.model], "auprc", **boot)
+    result.stats["best_vs_baseline"] = {
+        "model": best.model, "baseline": base.model, "metric": "auprc",
+        "diff": round(test["diff"], 5), "ci": [round(test["low"], 5), round(test["high"], 5)],
+    }
+    verdict = "beats" if test["low"] > 0 else "loses to" if test["high"] < 0 else "does not separate from"
+    result.notes.append(
+        f"{best.model} {verdict} {base.model} on AUPRC: difference {test['diff']:+.4f} "
+        f"({boot['level']:.0%} paired bootstrap [{test['low']:+.4f}, {test['high']:+.4f}])"
+    )
+
+
+def _oracle(ctx, result, orders, yte, test_c, boot: dict) -> None:
+    """Where the workspace is a simulated shop with its truth beside it: the AUPRC of ranking
+    customers by what the simulator knows (their true visit rate, zero once they have left),
+    so the report shows how much of the learnable signal the models capture."""
+    from shopml.data.synth.result import load_truth, truth_file
+    from shopml.evaluation.classification import bootstrap_metric, classification_metrics
+
+    path = truth_file(ctx.workspace_path)
+    if not path.exists():
+        return
+    truth = load_truth(path)
+    if truth.dropout_sec.size != truth.user_id.size:
+        return  # a truth file from before drop-out was simulated
+    start = pd.Timestamp(truth.day[0])
+    cut_sec = (test_c + pd.Timedelta(days=1) - start).total_seconds()
+    idx = pd.Index(truth.user_id).get_indexer(_test_users(orders, test_c).astype(str))
+    if len(idx) != len(yte) or (idx < 0).any():
+        return
+    score = truth.activity[idx] * (truth.dropout_sec[idx] > cut_sec)
+    met = classification_metrics(yte, score, fprs=(0.05,))
+    ci = {}
+    for metric in ("auprc", "auc"):
+        c = bootstrap_metric(yte, score, metric, **boot)
+        ci[metric] = [round(c.low, 5), round(c.high, 5)]
+    result.stats["oracle"] = {
+        "model": "oracle (true visit rate, zero after leaving)",
+        "metrics": {k: round(float(met[k]), 5) for k in ("auprc", "auc")},
+        "ci": ci,
+    }
+
+
+def _test_users(orders: pd.DataFrame, cutoff: pd.Timestamp) -> np.ndarray:
+    """The customers of :func:`churn_frame` at ``cutoff``, in its row order."""
+    from shopml.predict.tasks import churn_frame
+
+    return churn_frame(orders, cutoff, None)[0].index.to_numpy()
 
 
 def _unit(p: np.ndarray, ref: np.ndarray) -> np.ndarray:

@@ -74,9 +74,11 @@ class RecommendStep(Strict):
 @register_step("recommend", RecommendStep, tables=("events", "orders", "items"))
 def recommend(ctx: StepContext, cfg: RecommendStep) -> StepResult:
     """Fit every listed recommender and the baselines on the past, rank the future, register."""
-    from shopml.benchmarks.recommend import evaluate, make_split, temporal_split
-    from shopml.core.errors import DataError
+    from shopml.core.errors import DataError, ValidationError
+    from shopml.evaluation.protocols import evaluate, make_split, train_popularity
+    from shopml.evaluation.splits import temporal_split
     from shopml.evaluation.stats import paired_test
+    from shopml.recommend.interactions import Interactions
     from shopml.recommend.train import (
         ITEM_COLUMNS,
         load_interactions,
@@ -89,21 +91,34 @@ def recommend(ctx: StepContext, cfg: RecommendStep) -> StepResult:
     except DataError as exc:
         raise StepSkipped(str(exc)) from None
     items = ctx.workspace.df("items", columns=ITEM_COLUMNS)
-    train_df, test_df = temporal_split(frame, cfg.test_days)
-    if train_df.empty or test_df.empty:
-        raise StepSkipped(f"the interactions span less than the {cfg.test_days:g}-day test period")
+    try:
+        train_df, test_df = temporal_split(frame, test_days=cfg.test_days)
+    except ValidationError:
+        raise StepSkipped(
+            f"the interactions span less than the {cfg.test_days:g}-day test period"
+        ) from None
     protocol = (
         f"temporal: {used}; test = the last {cfg.test_days:g} days, users active in both periods, "
         f"top-{cfg.k} over all items, "
-        + ("repeat interactions count" if cfg.repeat else "items seen in training removed, new items only")
+        + (
+            "repeat interactions count"
+            if cfg.repeat
+            else "items seen in training removed, new items only"
+        )
     )
     split = make_split(
-        "test", train_df, test_df, exclude_seen=not cfg.repeat, protocol=protocol,
-        novel_only=not cfg.repeat, items=items if len(items) else None,
+        "test",
+        train_df,
+        test_df,
+        exclude_seen=not cfg.repeat,
+        protocol=protocol,
+        novel_only=not cfg.repeat,
+        items=items if len(items) else None,
+        interactions=Interactions.from_frame,
     )
     if len(split.users) == 0:
         raise StepSkipped("no user is active in both the training and the test period")
-    pop = np.bincount(split.train.matrix.indices, minlength=split.train.n_items) / split.train.n_users
+    pop = train_popularity(split)
     entries = [(m, True) for m in cfg.baselines] + [
         (m, False) for m in cfg.models if m.name not in {b.name for b in cfg.baselines}
     ]
@@ -122,7 +137,9 @@ def recommend(ctx: StepContext, cfg: RecommendStep) -> StepResult:
         top = model.top_k_indices(split.users, cfg.k, exclude_seen=split.exclude_seen)
         report, _ = evaluate(_Fixed(top), split, cfg.k, item_popularity=pop)
         means = report.means()
-        cis = report.confidence_intervals(n=ctx.evaluate.bootstrap, seed=ctx.evaluate.seed, level=ctx.evaluate.level)
+        cis = report.confidence_intervals(
+            n=ctx.evaluate.bootstrap, seed=ctx.evaluate.seed, level=ctx.evaluate.level
+        )
         shown = {m: v for m, v in means.items() if m.split("@")[0] in (*PER_USER, "coverage")}
         result.leaderboard.append(
             Leader(
@@ -140,16 +157,24 @@ def recommend(ctx: StepContext, cfg: RecommendStep) -> StepResult:
         ctx.progress.advance(task)
     ctx.progress.remove_task(task)
     result.plots.append(
-        {"title": f"recall at each cut-off (test users: {len(split.users)})", "kind": "lines",
-         "x_label": "K (list length)", "y_label": "recall@K", "series": curves}
+        {
+            "title": f"recall at each cut-off (test users: {len(split.users)})",
+            "kind": "lines",
+            "x_label": "K (list length)",
+            "y_label": "recall@K",
+            "series": curves,
+        }
     )
     best = result.best()
     if best is not None:
         paired = {}
         for b in (r for r in result.leaderboard if r.baseline):
             t = paired_test(
-                per_user[best.model], per_user[b.model],
-                n=ctx.evaluate.bootstrap, seed=ctx.evaluate.seed, level=ctx.evaluate.level,
+                per_user[best.model],
+                per_user[b.model],
+                n=ctx.evaluate.bootstrap,
+                seed=ctx.evaluate.seed,
+                level=ctx.evaluate.level,
             )
             paired[f"{best.model} vs {b.model}"] = t.as_dict()
             result.notes.append(
@@ -157,14 +182,26 @@ def recommend(ctx: StepContext, cfg: RecommendStep) -> StepResult:
                 f"[{t.low:+.4f}, {t.high:+.4f}], paired bootstrap p = {t.bootstrap_pvalue:.3g}"
             )
         result.stats["paired"] = paired
+        base = max((r for r in result.leaderboard if r.baseline), default=None,
+                   key=lambda r: r.metrics[key])
+        if base is not None:  # the summary's comparison: the best model against the best baseline
+            t = paired[f"{best.model} vs {base.model}"]
+            result.stats["best_vs_baseline"] = {
+                "model": best.model, "baseline": base.model, "metric": key,
+                "diff": round(t["mean_diff"], 5), "ci": [round(t["low"], 5), round(t["high"], 5)],
+            }
     # "best" is the best row overall: where a baseline wins, the baseline is what should serve
     chosen = result.best(include_baselines=True)
     if chosen is not None and chosen.baseline:
         result.notes.append(f"the baseline {chosen.model} beat every model on {key}")
     for row, (entry, _) in zip(result.leaderboard, entries, strict=True):
         if ctx.wants(row.model, chosen.model if chosen else None, cfg.register_policy):
-            mv = train_and_register(ctx.workspace, ctx.registry, entry.name, entry.params, source=used)
-            result.registered.append({**version_ref(mv), "model": row.model, "test_metrics": row.metrics})
+            mv = train_and_register(
+                ctx.workspace, ctx.registry, entry.name, entry.params, source=used
+            )
+            result.registered.append(
+                {**version_ref(mv), "model": row.model, "test_metrics": row.metrics}
+            )
     return result
 
 

@@ -5,14 +5,16 @@ evaluated where judgements exist:
 
 - ``relevance_judgements`` (human grades, e.g. Home Depot): gains ``max(relevance - floor, 0)``;
 - otherwise the shop's own search sessions: a session that starts with a search and then views
-  items judges those items relevant to its query (binary). On the simulator the query is built
-  from the first viewed item's words, so this is a known-item test of the retrieval machinery,
-  not a claim about real shoppers.
+  items judges those items relevant to its query (binary).
 
-Each method retrieves from the whole catalogue (no candidate list handed in): BM25 is the
-baseline; dense (MiniLM) and reciprocal-rank fusion run when an encoder is configured. None of
-them learns from the judgements, so all judged queries are test queries. NDCG@10 and recall@10
-per query, with bootstrap intervals over queries.
+The judged queries are split at random (seeded) into training queries and test queries
+(``test_share``); every method is scored on the test queries only, retrieving from the whole
+catalogue. BM25 is the baseline; dense (MiniLM) and reciprocal-rank fusion run when an encoder
+is configured and need no training; the learned fusion (weights of BM25 and dense chosen on the
+training queries) and the LambdaMART re-ranker (:mod:`shopml.search.ltr`, on the candidates'
+lexical, semantic, match and item features) learn from the training queries' judgements.
+NDCG@10 and recall@10 per query with bootstrap intervals over queries, and the best method's
+NDCG@10 minus BM25's with a paired bootstrap interval (the same queries resampled).
 """
 
 from __future__ import annotations
@@ -52,7 +54,9 @@ class SearchStep(Strict):
 
     encoder: Literal["minilm"] | None = "minilm"
     k: int = Field(10, ge=1, le=100)
-    max_queries: int = Field(2000, ge=10)
+    max_queries: int = Field(2000, ge=10, description="test queries at most (as many train)")
+    test_share: float = Field(0.5, gt=0, lt=1)
+    learn: bool = Field(True, description="fit the learned fusion and the LambdaMART re-ranker")
     relevance_floor: float = 1.0
     register_policy: Literal["best", "all", "none"] | None = Field(None, alias="register")
 
@@ -86,7 +90,9 @@ def search(ctx: StepContext, cfg: SearchStep) -> StepResult:
 
     t0 = time.perf_counter()
     try:
-        engine = SearchEngine(encoder=encoder, cache_dir=str(cache_dir()), relevance_floor=cfg.relevance_floor)
+        # session judgements are binary (1 = viewed after the search): no floor to subtract
+        floor = cfg.relevance_floor if source == "relevance_judgements" else 0.0
+        engine = SearchEngine(encoder=encoder, cache_dir=str(cache_dir()), relevance_floor=floor)
         engine.fit(items, events=ctx.workspace.df("events", columns=["item_id", "event_type"]))
     except ShopMLError as exc:
         raise StepSkipped(f"the catalogue cannot be indexed: {exc}") from None
@@ -103,9 +109,24 @@ def search(ctx: StepContext, cfg: SearchStep) -> StepResult:
         _register(ctx, cfg, engine, result, engine.default_method(), encoder, len(items), {})
         return result
     queries = np.sort(pd.unique(judged["query"]).astype(str))  # SQL row order varies between runs
-    if len(queries) > cfg.max_queries:  # a fixed random subset keeps the step's time bounded
-        queries = np.random.default_rng(ctx.evaluate.seed).choice(queries, cfg.max_queries, replace=False)
-        judged = judged[judged["query"].isin(queries)]
+    rng = np.random.default_rng(ctx.evaluate.seed)
+    queries = rng.permutation(queries)
+    n_test = min(cfg.max_queries, max(1, int(round(cfg.test_share * len(queries)))))
+    test_q = np.sort(queries[:n_test])
+    train_q = np.sort(queries[n_test:n_test + cfg.max_queries])
+    learned: list[str] = []
+    if cfg.learn and len(train_q) >= 20:
+        t0 = time.perf_counter()
+        try:
+            engine.fit_ranker(judged[judged["query"].isin(train_q)])
+            learned = ["fusion", "rerank"]
+        except ShopMLError as exc:
+            notes.append(f"learned ranking not fitted: {exc}")
+        fit_s += time.perf_counter() - t0
+    elif cfg.learn:
+        notes.append(f"only {len(train_q)} training queries: the learned methods are left out")
+    queries = test_q
+    judged = judged[judged["query"].isin(queries)]
     q_idx = pd.Index(queries).get_indexer(judged["query"])
     d_idx = engine.item_index_.get_indexer(judged["item_id"].astype(str))
     keep = d_idx >= 0
@@ -113,31 +134,65 @@ def search(ctx: StepContext, cfg: SearchStep) -> StepResult:
     g = sp.csr_matrix((gains[keep], (q_idx[keep], d_idx[keep])), shape=(len(queries), len(items)))
     g.eliminate_zeros()
     protocol = (
-        f"{len(queries)} queries judged by {source.replace('_', ' ')}; retrieval from the whole "
+        f"{len(queries)} test queries judged by {source.replace('_', ' ')} (the learned methods "
+        f"trained on {len(train_q) if learned else 0} other queries); retrieval from the whole "
         f"catalogue of {len(items)} items; NDCG@{cfg.k} and recall@{cfg.k} per query"
     )
     result = StepResult("search", protocol, f"ndcg@{cfg.k}", True, notes=notes,
-                        stats={"queries": len(queries), "judged_pairs": int(g.nnz), "items": len(items), "fields": text_cols})
+                        stats={"queries": len(queries), "train_queries": len(train_q) if learned else 0,
+                               "judged_pairs": int(g.nnz), "items": len(items), "fields": text_cols})
+    methods += learned
     ctx.progress.update(task, description="search: evaluating", total=1 + len(methods))
+    per_query: dict[str, np.ndarray] = {}
     for method in methods:
         t0 = time.perf_counter()
         res = engine.search_batch(list(map(str, queries)), k=cfg.k, method=method)
         top = np.full((len(queries), cfg.k), -1, dtype=np.int64)
         top[res["query_idx"].to_numpy(), res["rank"].to_numpy() - 1] = engine.item_index_.get_indexer(res["item_id"])
         per_q = {f"ndcg@{cfg.k}": ndcg_lists(top, g, cfg.k), f"recall@{cfg.k}": recall_lists(top, g, cfg.k)}
+        label = LABELS.get(method, method)
+        per_query[label] = per_q[f"ndcg@{cfg.k}"]
         metrics, ci = {}, {}
         for name, values in per_q.items():
             values = values[~np.isnan(values)]
             c = bootstrap_ci(values, n=ctx.evaluate.bootstrap, seed=ctx.evaluate.seed, level=ctx.evaluate.level)
             metrics[name], ci[name] = round(c.mean, 5), [round(c.low, 5), round(c.high, 5)]
         metrics["queries_per_second"] = round(len(queries) / max(time.perf_counter() - t0, 1e-9), 1)
-        result.leaderboard.append(Leader(method, metrics, ci, method == "bm25", round(fit_s, 3), {"method": method}))
+        result.leaderboard.append(Leader(label, metrics, ci, method == "bm25", round(fit_s, 3), {"method": method}))
         ctx.progress.advance(task)
+    _compare(ctx, result, per_query, cfg.k)
     ctx.progress.remove_task(task)
     best = result.best(include_baselines=True)
     if best is not None:
-        _register(ctx, cfg, engine, result, best.model, encoder, len(items), best.metrics)
+        method = best.params.get("method", best.model)
+        _register(ctx, cfg, engine, result, method, encoder, len(items), best.metrics)
     return result
+
+
+#: leaderboard names of the engine's methods
+LABELS = {"fusion": "hybrid (learned weights)", "rerank": "hybrid + LambdaMART re-ranker"}
+
+
+def _compare(ctx: StepContext, result: StepResult, per_query: dict[str, np.ndarray], k: int) -> None:
+    """The best method's NDCG@k minus BM25's on the same test queries (paired bootstrap)."""
+    from shopml.evaluation.stats import paired_test
+
+    best = result.best()
+    if best is None or "bm25" not in per_query:
+        return
+    a, b = per_query[best.model], per_query["bm25"]
+    ok = ~(np.isnan(a) | np.isnan(b))
+    test = paired_test(a[ok], b[ok], n=ctx.evaluate.bootstrap, seed=ctx.evaluate.seed,
+                       level=ctx.evaluate.level)
+    result.stats["best_vs_baseline"] = {
+        "model": best.model, "baseline": "bm25", "metric": f"ndcg@{k}",
+        "diff": round(test.mean_diff, 5), "ci": [round(test.low, 5), round(test.high, 5)],
+    }
+    verdict = "beats" if test.low > 0 else "loses to" if test.high < 0 else "does not separate from"
+    result.notes.append(
+        f"{best.model} {verdict} bm25 on NDCG@{k}: difference {test.mean_diff:+.4f} "
+        f"({ctx.evaluate.level:.0%} paired bootstrap [{test.low:+.4f}, {test.high:+.4f}])"
+    )
 
 
 def _register(ctx: StepContext, cfg: SearchStep, engine, result: StepResult, method: str,

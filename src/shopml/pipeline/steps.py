@@ -11,7 +11,8 @@ Adding a capability to pipelines is one module::
     def churn(ctx: StepContext, cfg: ChurnStep) -> StepResult:
         ...                            # fit on the past, evaluate on the future, ctx.register(...)
 
-and its module name in :data:`BUILTIN_STEP_MODULES` (or any import before the pipeline runs).
+and its module named in the capability's spec (``Capability.steps``), which
+:func:`registered_steps` imports.
 A step that cannot run on the data it finds (no text to search, no repeat customers) raises
 :class:`StepSkipped` with the reason; the run records it and carries on.
 """
@@ -34,7 +35,6 @@ from shopml.pipeline.config import EvaluateConfig
 from shopml.registry import ModelVersion, Registry
 
 __all__ = [
-    "BUILTIN_STEP_MODULES",
     "Leader",
     "StepContext",
     "StepResult",
@@ -42,15 +42,15 @@ __all__ = [
     "StepSpec",
     "register_step",
     "registered_steps",
+    "step_modules",
 ]
 
-#: modules holding the built-in steps, imported on first use of the registry
-BUILTIN_STEP_MODULES = (
-    "shopml.pipeline.recommend",
-    "shopml.pipeline.clv",
-    "shopml.pipeline.search",
-    "shopml.pipeline.churn",
-)
+
+def step_modules() -> tuple[str, ...]:
+    """The modules holding the registered capabilities' steps (their specs' ``steps``)."""
+    from shopml import capabilities
+
+    return tuple(m for spec in capabilities.specs().values() for m in spec.steps)
 
 
 class StepSkipped(ShopMLError):
@@ -92,7 +92,7 @@ def registered_steps() -> dict[str, StepSpec]:
     """Every registered step by name (the built-in modules are imported on first call)."""
     global _loaded
     if not _loaded:
-        for module in BUILTIN_STEP_MODULES:
+        for module in step_modules():
             importlib.import_module(module)
         _loaded = True
     return dict(_STEPS)

@@ -13,10 +13,12 @@ Public methods validate; subclasses implement private hooks only:
 - ``explain(X) -> DataFrame``: per-feature attributions on the model's raw output scale
   (log-odds for classifiers), one column per input feature plus ``bias``; rows sum to the raw
   output exactly for linear models and LightGBM, approximately for torch models (``_explain``);
-- ``save(path)`` / ``load(path)``: a folder with ``model.json`` (class, params, encoder, what
-  ``_meta`` returns), ``weights.safetensors`` (what ``_get_state`` returns; no pickle) and any
-  files ``_save_files`` writes (LightGBM writes its text model). ``load`` imports only classes
-  inside ``shopml`` that subclass :class:`Predictor`, and never executes code from the files.
+- ``save(path)`` / ``load(path)`` come from :class:`~shopml.core.estimator.Estimator`: a folder
+  with ``model.json`` (format ``shopml.model/1``, class, params, the encoder and feature names,
+  what ``_meta`` returns), ``arrays.npz`` (what ``_get_state`` returns; read without pickle) and
+  any files ``_save_files`` writes (LightGBM writes its text model). ``load`` imports only
+  classes inside ``shopml`` that subclass :class:`Predictor`, and never executes code from the
+  files. Models saved in the older ``shopml.predictor/1`` format fail with "retrain".
 
 How a torch model plugs in: subclass :class:`shopml.predict.torch_train.TorchPredictor`
 (itself a :class:`Predictor`). It implements ``_build_module()`` returning an ``nn.Module`` whose
@@ -24,7 +26,7 @@ How a torch model plugs in: subclass :class:`shopml.predict.torch_train.TorchPre
 ``numeric`` (float32, standardised, ``encoder_.numeric_names``) and ``categorical`` (int64 codes,
 ``0`` = unseen, table sizes ``encoder_.cardinalities``); a model that needs other inputs (event
 sequences) overrides ``_inputs(X) -> dict[str, ndarray]``. Seeding, minibatches, BCE with L2,
-early stopping on a validation slice, progress bars, safetensors persistence and
+early stopping on a validation slice, progress bars, persistence of the weights and
 gradient×input / occlusion explanations come from there. The contract tests in
 ``tests/predict/contract.py`` (``PredictorContract`` with a ``_get_model()`` hook) apply to
 every predictor.
@@ -32,8 +34,6 @@ every predictor.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,11 +41,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from shopml.core.errors import NotFittedError, ShopMLError, ValidationError
-from shopml.core.persist import atomic_write_bytes, atomic_write_json, read_json
+from shopml.core.errors import ShopMLError, ValidationError
+from shopml.core.estimator import Estimator
 from shopml.predict.encoding import FeatureEncoder, check_frame
 
-FORMAT = "shopml.predictor/1"
 EvalSet = tuple[pd.DataFrame, Any]
 
 
@@ -104,21 +103,12 @@ def time_ordered_validation(n: int, fraction: float) -> tuple[np.ndarray, np.nda
     return np.arange(n - n_val), np.arange(n - n_val, n)
 
 
-class Predictor(ABC):
+class Predictor(Estimator, ABC):
     """Base class of every predictor: see the module docstring for the contract."""
 
+    capability: ClassVar[str] = "predict"
     #: classifiers predict P(y=1); regressors predict values
     is_classifier: ClassVar[bool] = True
-
-    # ----------------------------------------------------------------- parameters
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters, as given (scikit-learn style)."""
-        sig = inspect.signature(type(self).__init__)
-        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     def _make_encoder(self) -> FeatureEncoder:
         """The encoder this model uses; models read their own ``numeric``/``categorical``/
@@ -218,85 +208,48 @@ class Predictor(ABC):
     @abstractmethod
     def _explain(self, X: pd.DataFrame) -> np.ndarray: ...
 
-    def _check_fitted(self) -> None:
-        if not getattr(self, "fitted_", False):
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
-
     # ----------------------------------------------------------------- persistence
-    def _get_state(self) -> dict[str, np.ndarray]:
-        """Learned arrays to save as safetensors (numeric dtypes only)."""
-        return {}
+    def _base_meta(self) -> dict[str, Any]:
+        return {
+            "is_classifier": self.is_classifier,
+            "feature_names": list(self.feature_names_),
+            "encoder": self.encoder_.to_dict(),
+        }
 
-    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        """Restore learned state from the saved arrays and :meth:`_meta`'s JSON."""
-        return None
+    def _set_base_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.encoder_ = FeatureEncoder.from_dict(meta["encoder"])
+        self.feature_names_ = list(meta["feature_names"])
 
-    def _meta(self) -> dict[str, Any]:
-        """JSON-safe learned state that is not an array (e.g. the best epoch)."""
-        return {}
-
-    def _save_files(self, folder: Path) -> None:
-        """Write extra files (e.g. LightGBM's text model) into ``folder``; write atomically."""
-        return None
-
-    def _load_files(self, folder: Path) -> None:
-        """Read what :meth:`_save_files` wrote."""
-        return None
-
-    def save(self, path: str | Path) -> Path:
-        """Write the model into folder ``path`` (created if needed; files replaced atomically)."""
-        from safetensors.numpy import save as st_save
-
-        self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        arrays = {k: np.ascontiguousarray(v) for k, v in self._get_state().items()}
-        for k, v in arrays.items():
-            if v.dtype == object:
-                raise ShopMLError(f"state array {k!r} has dtype object; keep strings in _meta()")
-        atomic_write_bytes(path / "weights.safetensors", st_save(arrays))
-        self._save_files(path)
-        atomic_write_json(
-            path / "model.json",
-            {
-                "format": FORMAT,
-                "class": f"{type(self).__module__}.{type(self).__qualname__}",
-                "params": self.get_params(),
-                "is_classifier": self.is_classifier,
-                "feature_names": self.feature_names_,
-                "encoder": self.encoder_.to_dict(),
-                "meta": self._meta(),
-            },
-        )
-        return path
-
+    # ----------------------------------------------------------------- contract test
     @classmethod
-    def load(cls, path: str | Path) -> Predictor:
-        """Load a model written by :meth:`save` (JSON, safetensors and text only)."""
-        from safetensors.numpy import load_file
+    def _contract_example(cls, **params: Any) -> tuple[Predictor, dict, dict]:
+        """A tiny fitted instance, good inputs and bad inputs (a missing column) for the generic
+        contract test; models with slow defaults pass smaller ``params``."""
+        X, y = _toy_frame()
+        if not cls.is_classifier:
+            y = X["x1"].to_numpy() * 2.0 + 1.0
+        params = {k: v for k, v in _SMALL.items() if k in cls().get_params()} | params
+        model = cls(**params).fit(X, y)
+        return model, {"X": X.head(8)}, {"X": X.head(8).drop(columns=["x1"])}
 
-        path = Path(path)
-        if not (path / "model.json").exists():
-            raise ValidationError(f"{path} holds no saved predictor (model.json missing)")
-        info = read_json(path / "model.json")
-        if info.get("format") != FORMAT:
-            raise ValidationError(f"{path}/model.json has format {info.get('format')!r}, expected {FORMAT!r}")
-        module, _, name = str(info["class"]).rpartition(".")
-        if not module.startswith("shopml."):
-            raise ValidationError(f"refusing to load class {info['class']!r} from outside shopml")
-        klass = getattr(importlib.import_module(module), name, None)
-        if not (isinstance(klass, type) and issubclass(klass, Predictor)):
-            raise ValidationError(f"{info['class']} is not a Predictor")
-        if not issubclass(klass, cls):
-            raise ValidationError(f"{path} holds a {klass.__name__}, not a {cls.__name__}")
-        model = klass(**info["params"])
-        model.encoder_ = FeatureEncoder.from_dict(info["encoder"])
-        model.feature_names_ = list(info["feature_names"])
-        arrays = load_file(str(path / "weights.safetensors"))
-        model._load_files(path)
-        model._set_state(arrays, info.get("meta", {}))
-        model.fitted_ = True
-        return model
+    def _contract_outputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        X = inputs["X"]
+        out = self.predict_proba(X) if self.is_classifier else self.predict(X)
+        return {"predict": out, "explain": self.explain(X).to_numpy()}
+
+
+#: small settings for contract-test instances, used where a model has the parameter
+_SMALL: dict[str, Any] = {"epochs": 2, "embedding_dim": 8, "batch_size": 64, "n_estimators": 10}
+
+
+def _toy_frame(n: int = 200) -> tuple[pd.DataFrame, np.ndarray]:
+    """Deterministic rows with a numeric and a categorical signal (for contract tests)."""
+    rng = np.random.default_rng(0)
+    x1 = rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    logit = 2.0 * x1 + np.where(colour == "red", 1.0, -0.5)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return pd.DataFrame({"x1": x1, "x2": rng.normal(size=n), "colour": colour}), y
 
 
 def load_predictor(path: str | Path) -> Predictor:

@@ -1,20 +1,26 @@
 """Probability calibration (Platt scaling, isotonic regression) and calibration-curve data.
 
 Fit a calibrator on held-out rows (never the rows the model was trained on), then map the
-model's probabilities through it. Both keep their state as plain numbers/arrays (JSON).
+model's probabilities through it. Calibrators are estimators
+(:class:`~shopml.core.estimator.Estimator`: ``save``/``load`` a folder in the ``shopml.model/1``
+format; the older single ``.json`` file still loads). Isotonic regression is scikit-learn's;
+when the validation rows are too few for it (or it would flatten the scores into one value) the
+calibrator falls back to Platt scaling, or to no calibration at all, and says so in ``method_``
+and ``fallback_reason_``: calibration never turns a ranking into a constant.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from shopml.core.errors import NotFittedError, ValidationError
-from shopml.core.persist import atomic_write_json, read_json
+from shopml.core.errors import ValidationError
+from shopml.core.estimator import Estimator
+from shopml.core.persist import read_json
 
 _EPS = 1e-6
 
@@ -40,93 +46,167 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-class Calibrator(ABC):
-    """Base: ``fit(p, y)``, ``transform(p)``, ``to_dict()``/``from_dict``, ``save``/``load``."""
+class Calibrator(Estimator, ABC):
+    """Base: ``fit(p, y)``, ``transform(p)``; ``save``/``load`` from the estimator base.
 
-    kind = ""
+    ``method_`` is the map actually fitted (``"platt"``, ``"isotonic"`` or ``"none"`` for the
+    identity) and ``state_`` its numbers (JSON-safe).
+    """
+
+    capability: ClassVar[str] = "predict"
+    kind: ClassVar[str] = ""
 
     def fit(self, p: Any, y: Any) -> Calibrator:
+        """Learn the map from raw probabilities ``p`` to the rates of labels ``y`` (0/1)."""
         p, y = _check(p, y)
+        self.fallback_reason_: str | None = None
+        self.method_ = self.kind
         self._fit(p, y)
+        self.fitted_ = True
         return self
 
     def transform(self, p: Any) -> np.ndarray:
         """Calibrated probabilities."""
-        if not hasattr(self, "state_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
+        self._check_fitted()
         p, _ = _check(p)
-        return np.clip(self._transform(p), 0.0, 1.0)
+        if self.method_ == "none":
+            return p
+        if self.method_ == "platt":
+            z = self.state_["a"] * _logit(p) + self.state_["b"]
+            return np.clip(1.0 / (1.0 + np.exp(-z)), 0.0, 1.0)
+        return np.clip(np.interp(p, self.state_["x"], self.state_["y"]), 0.0, 1.0)
 
     @abstractmethod
     def _fit(self, p: np.ndarray, y: np.ndarray) -> None:
-        """Learn the map from raw scores ``p`` to probabilities of ``y``."""
+        """Set ``method_`` and ``state_`` from raw scores ``p`` and labels ``y``."""
 
-    @abstractmethod
-    def _transform(self, p: np.ndarray) -> np.ndarray:
-        """Apply the learned map."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "state": self.state_}
-
-    @staticmethod
-    def from_dict(d: dict[str, Any]) -> Calibrator:
-        klass = {"platt": PlattCalibrator, "isotonic": IsotonicCalibrator}.get(d.get("kind"))
-        if klass is None:
-            raise ValidationError(f"unknown calibrator kind {d.get('kind')!r}; expected 'platt' or 'isotonic'")
-        c = klass()
-        c.state_ = d["state"]
-        return c
-
-    def save(self, path: str | Path) -> Path:
-        return atomic_write_json(path, self.to_dict())
-
-    @staticmethod
-    def load(path: str | Path) -> Calibrator:
-        return Calibrator.from_dict(read_json(path))
-
-
-class PlattCalibrator(Calibrator):
-    """``sigmoid(a * logit(p) + b)``, ``a, b`` by maximum likelihood (unpenalised)."""
-
-    kind = "platt"
-
-    def _fit(self, p, y) -> None:
+    def _fit_platt(self, p: np.ndarray, y: np.ndarray) -> None:
         from sklearn.linear_model import LogisticRegression
 
         lr = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(p)[:, None], y.astype(int))
-        self.state_ = {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
+        a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+        if a <= 0:
+            # a non-positive slope would flatten or reverse the model's ranking: keep it as is
+            self.method_, self.state_ = "none", {}
+            self.fallback_reason_ = (self.fallback_reason_ or "") + (
+                f"Platt slope {a:.3g} <= 0 (scores do not rank the labels): left uncalibrated"
+            )
+            return
+        self.method_, self.state_ = "platt", {"a": a, "b": b}
 
-    def _transform(self, p) -> np.ndarray:
-        z = self.state_["a"] * _logit(p) + self.state_["b"]
-        return 1.0 / (1.0 + np.exp(-z))
+    # ----------------------------------------------------------------- persistence
+    def _meta(self) -> dict[str, Any]:
+        meta = {"method": self.method_, "fallback_reason": self.fallback_reason_}
+        if self.method_ == "platt":
+            meta["state"] = dict(self.state_)
+        return meta
+
+    def _get_state(self) -> dict[str, np.ndarray]:
+        if self.method_ != "isotonic":
+            return {}
+        return {"x": np.asarray(self.state_["x"]), "y": np.asarray(self.state_["y"])}
+
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.method_ = meta["method"]
+        self.fallback_reason_ = meta.get("fallback_reason")
+        if self.method_ == "isotonic":
+            self.state_ = {"x": arrays["x"], "y": arrays["y"]}
+        else:
+            self.state_ = dict(meta.get("state", {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"kind", "method", "state"}`` as plain JSON."""
+        self._check_fitted()
+        state = {k: np.asarray(v).tolist() for k, v in self.state_.items()}
+        return {"kind": self.kind, "method": self.method_, "state": state}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Calibrator:
+        """The calibrator :meth:`to_dict` (or the older ``calibrator.json`` file) describes."""
+        c = make_calibrator(str(d.get("kind")))
+        c.method_ = d.get("method", d.get("kind"))
+        c.fallback_reason_ = None
+        c.state_ = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in d["state"].items()}
+        c.fitted_ = True
+        return c
+
+    @classmethod
+    def load(cls, path: str | Path) -> Calibrator:  # type: ignore[override]
+        """A calibrator saved by :meth:`save` (a folder), or the older single JSON file (which
+        older versions wrote as ``calibrator.json``, also found when ``path`` lacks ``.json``)."""
+        path = Path(path)
+        legacy = path if path.suffix == ".json" else path.with_suffix(".json")
+        if not (path / "model.json").is_file() and legacy.is_file():
+            return Calibrator.from_dict(read_json(legacy))
+        return super().load(path)
+
+    @classmethod
+    def _contract_example(cls) -> tuple[Calibrator, dict, dict]:
+        rng = np.random.default_rng(0)
+        p = rng.uniform(0.01, 0.99, 400)
+        y = (rng.random(400) < p**2).astype(int)
+        return cls().fit(p, y), {"p": p[:20]}, {"p": np.array([0.2, 1.5])}
+
+    def _contract_outputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {"transform": self.transform(inputs["p"])}
+
+
+class PlattCalibrator(Calibrator):
+    """``sigmoid(a * logit(p) + b)``, ``a, b`` by maximum likelihood (unpenalised); the identity
+    (``method_ == "none"``) when the fitted slope ``a`` is not positive."""
+
+    kind = "platt"
+
+    def _fit(self, p: np.ndarray, y: np.ndarray) -> None:
+        self._fit_platt(p, y)
 
 
 class IsotonicCalibrator(Calibrator):
-    """A non-decreasing step function fitted by isotonic regression; linear between its knots,
-    clipped outside the fitted range.
+    """A non-decreasing step function fitted by scikit-learn's ``IsotonicRegression``; linear
+    between its knots, clipped outside the fitted range.
 
     Each fitted block's rate ``k / n`` (``k`` positives among its ``n`` calibration rows) is
     smoothed to ``(k + 0.5) / (n + 1)`` (then made non-decreasing again): a block of 2,000
     negatives says the rate is small, not zero, and an exact 0 or 1 would make the log loss of a
     single surprise infinite (clipping to 1e-15 still costs 35 nats).
+
+    Isotonic regression overfits small samples and can pool everything into one block. With
+    fewer than ``min_rows`` rows or fewer than ``min_class`` rows of either class, or when the
+    fit has a single level (a constant would erase the model's ranking), it falls back to Platt
+    scaling (and that to the identity when its slope is not positive); ``method_`` says which
+    map was fitted and ``fallback_reason_`` why.
     """
 
     kind = "isotonic"
 
-    def _fit(self, p, y) -> None:
+    def __init__(self, min_rows: int = 100, min_class: int = 10) -> None:
+        self.min_rows = min_rows
+        self.min_class = min_class
+
+    def _fit(self, p: np.ndarray, y: np.ndarray) -> None:
         from sklearn.isotonic import IsotonicRegression
 
+        n_pos = int(y.sum())
+        small = len(y) < self.min_rows or min(n_pos, len(y) - n_pos) < self.min_class
+        if small:
+            self.fallback_reason_ = (
+                f"{len(y)} validation rows ({n_pos} positive) are fewer than min_rows="
+                f"{self.min_rows} or min_class={self.min_class}: Platt scaling instead. "
+            )
+            self._fit_platt(p, y)
+            return
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p, y)
         levels = iso.predict(p)
         uniq, inv = np.unique(levels, return_inverse=True)
+        if len(uniq) < 2:
+            self.fallback_reason_ = "isotonic fit is one constant level: Platt scaling instead. "
+            self._fit_platt(p, y)
+            return
         n = np.bincount(inv, minlength=len(uniq)).astype(float)
         k = np.bincount(inv, weights=y, minlength=len(uniq))
         smoothed = np.maximum.accumulate((k + 0.5) / (n + 1.0))
         knots_y = smoothed[np.clip(np.searchsorted(uniq, iso.y_thresholds_), 0, len(uniq) - 1)]
-        self.state_ = {"x": iso.X_thresholds_.tolist(), "y": knots_y.tolist()}
-
-    def _transform(self, p) -> np.ndarray:
-        return np.interp(p, np.asarray(self.state_["x"]), np.asarray(self.state_["y"]))
+        self.state_ = {"x": np.asarray(iso.X_thresholds_, np.float64), "y": knots_y}
 
 
 def make_calibrator(kind: str) -> Calibrator:

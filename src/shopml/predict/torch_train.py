@@ -1,6 +1,6 @@
 """What the torch predictors share: devices, seeding, the batched training loop (BCE or MSE, L2,
-early stopping on a validation slice, progress bar), batched inference, weights <-> safetensors
-arrays, and gradient×input / occlusion attributions.
+early stopping on a validation slice, progress bar), batched inference, weights <-> NumPy
+arrays (saved in ``arrays.npz`` by the estimator base), and gradient×input / occlusion attributions.
 
 :class:`TorchPredictor` is the template (a :class:`shopml.predict.base.Predictor`). A subclass:
 

@@ -45,7 +45,7 @@ class ALS(Recommender):
 
     Parameters
     ----------
-    factors
+    embedding_dim
         Latent dimension.
     regularization
         L2 penalty on both factor matrices (not scaled by activity, as in ``implicit``).
@@ -66,14 +66,14 @@ class ALS(Recommender):
 
     #: declared for hyper-parameter search (shopml.core.space; Ray Tune via shopml.distributed)
     search_space = {
-        "factors": IntRange(16, 128, log=True),
+        "embedding_dim": IntRange(16, 128, log=True),
         "regularization": LogUniform(0.01, 100.0),
         "alpha": LogUniform(0.5, 50.0),
     }
 
     def __init__(
         self,
-        factors: int = 64,
+        embedding_dim: int = 64,
         regularization: float = 0.05,
         alpha: float = 10.0,
         iterations: int = 15,
@@ -82,7 +82,7 @@ class ALS(Recommender):
         track_loss: bool = False,
         num_threads: int = 0,
     ) -> None:
-        self.factors = factors
+        self.embedding_dim = embedding_dim
         self.regularization = regularization
         self.alpha = alpha
         self.iterations = iterations
@@ -92,7 +92,7 @@ class ALS(Recommender):
         self.num_threads = num_threads
 
     def _fit(self, X: sp.csr_matrix, data: Interactions) -> None:
-        for name in ("factors", "iterations", "cg_steps"):
+        for name in ("embedding_dim", "iterations", "cg_steps"):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValidationError(f"{name} must be a positive integer, got {v!r}")
@@ -104,8 +104,8 @@ class ALS(Recommender):
         Ciu = Cui.T.tocsr()
         rng = np.random.default_rng(self.seed)
         # small positive start, as implicit does: large random factors slow the first sweeps
-        U = (rng.random((X.shape[0], self.factors), dtype=np.float32) * 0.01).astype(np.float32)
-        V = (rng.random((X.shape[1], self.factors), dtype=np.float32) * 0.01).astype(np.float32)
+        U = (rng.random((X.shape[0], self.embedding_dim), dtype=np.float32) * 0.01).astype(np.float32)
+        V = (rng.random((X.shape[1], self.embedding_dim), dtype=np.float32) * 0.01).astype(np.float32)
         self.loss_: list[float] = []
         threads = self.num_threads or os.cpu_count() or 1
         pool = ThreadPoolExecutor(threads) if threads > 1 else None
@@ -131,7 +131,7 @@ class ALS(Recommender):
 
     def _score(self, batch: Batch) -> np.ndarray:
         user_idx = batch.user_idx
-        vecs = np.zeros((len(user_idx), self.factors), dtype=np.float32)
+        vecs = np.zeros((len(user_idx), self.embedding_dim), dtype=np.float32)
         known = user_idx >= 0
         vecs[known] = self.user_factors_[user_idx[known]]
         if (~known).any():
@@ -142,9 +142,9 @@ class ALS(Recommender):
     def fold_in(self, histories: sp.csr_matrix) -> np.ndarray:
         """User factors for new histories (rows × items) with the item factors held fixed."""
         C = _confidence(sp.csr_matrix(histories, dtype=np.float32), self.alpha)
-        x = np.zeros((C.shape[0], self.factors), dtype=np.float32)
+        x = np.zeros((C.shape[0], self.embedding_dim), dtype=np.float32)
         # CG solves an f-dimensional SPD system exactly in at most f steps
-        _cg_sweep(C, x, self.item_factors_, self.regularization, self.factors)
+        _cg_sweep(C, x, self.item_factors_, self.regularization, self.embedding_dim)
         return x
 
     def _item_vectors(self) -> np.ndarray:
@@ -157,7 +157,7 @@ class ALS(Recommender):
             "loss": np.asarray(self.loss_, dtype=np.float64),
         }
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
         self.user_factors_ = arrays["user_factors"]
         self.item_factors_ = arrays["item_factors"]
         self.loss_ = arrays.get("loss", np.empty(0)).tolist()

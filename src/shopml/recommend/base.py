@@ -7,21 +7,22 @@ Public methods validate and translate ids; subclasses implement only the private
   A row is a known user (``user_idx >= 0``) or an unseen one known only by history
   (``user_idx == -1``: ``recommend_for_history``); ``batch.histories`` (CSR) and
   ``batch.sequences`` (time-ordered item arrays) hold what each row did;
-- ``_get_state() / _set_state(arrays)`` expose learned arrays for ``save``/``load``;
+- ``_get_state() / _set_state(arrays, meta)`` (and ``_meta`` / ``_save_files``, the
+  :class:`~shopml.core.estimator.Estimator` hooks) expose learned state for ``save``/``load``;
 - optionally ``_item_vectors()`` (embeddings for ``similar_items``/``explain``).
 
 Everything else — seen-item exclusion, business filters, top-k with ``argpartition``, batching
-over users, persistence as JSON + ``.npz`` (``allow_pickle=False``), explanations — lives here
-once, so every model gets it and the shared contract tests check it for every model.
+over users, explanations — lives here once, so every model gets it and the shared contract tests
+check it for every model. Parameters, repr, the fitted check and persistence (``model.json`` with
+the ``shopml.model/1`` tag + ``arrays.npz`` read with ``allow_pickle=False``) come from
+:class:`~shopml.core.estimator.Estimator`; the vocabularies, the training matrix, the per-user
+sequences (in time order) and item categories are saved here for every model.
 """
 
 from __future__ import annotations
 
-import inspect
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,7 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from shopml.core.errors import NotFittedError, ShopMLError, ValidationError
-from shopml.core.persist import atomic_write_bytes, atomic_write_json, read_json
+from shopml.core.estimator import Estimator
 from shopml.core.vocab import Vocab
 from shopml.recommend.interactions import Interactions
 
@@ -67,21 +68,12 @@ class Filters:
         return cls(**f)
 
 
-class Recommender(ABC):
+class Recommender(Estimator, ABC):
     """Base class: see the module docstring for the contract."""
 
-    #: models that should not exclude seen items by default (none so far) can override
+    capability: ClassVar[str] = "recommend"
+    #: users scored per batch
     batch_size: ClassVar[int] = 2048
-
-    # ----------------------------------------------------------------- parameters
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters, as given (scikit-learn style)."""
-        sig = inspect.signature(type(self).__init__)
-        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     # ----------------------------------------------------------------- fit
     def fit(
@@ -108,6 +100,7 @@ class Recommender(ABC):
         self.item_metadata_ = self._align_items(items)
         self._user_sequences_ = _split_sequences(data.sequences, data.n_users)
         self._fit(self.train_, data)
+        self.fitted_ = True
         return self
 
     @abstractmethod
@@ -166,13 +159,48 @@ class Recommender(ABC):
         self._check_fitted()
         k = self._check_k(k)
         seq = self.items_.encode(np.asarray(item_ids, dtype=object), strict=False)
-        seq = seq[seq >= 0].astype(np.int64)
+        batch = self._history_batch(seq[seq >= 0].astype(np.int64))
+        return self._top_k(batch, np.array(["<history>"]), k, exclude_seen, self._filter_mask(Filters.coerce(filters)))
+
+    def recommend_one(
+        self,
+        user_idx: int = -1,
+        k: int = 10,
+        exclude_seen: bool = True,
+        filters: Filters | dict | None = None,
+        history: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` for one row as arrays (dense item indices, float32 scores), best first:
+        the serving fast path, with the answer of :meth:`recommend` / :meth:`recommend_for_history`
+        but no ids and no frame.
+
+        ``user_idx`` is a known user's dense index (``users_.encode``); with ``user_idx=-1``,
+        ``history`` holds the visitor's dense item indices (oldest first). Items ruled out
+        (seen, filtered) are left out, so fewer than ``k`` may come back.
+        """
+        self._check_fitted()
+        k = self._check_k(k)
+        if user_idx >= 0:
+            if user_idx >= len(self.users_):
+                raise ValidationError(f"user index {user_idx} is out of range 0..{len(self.users_) - 1}")
+            row = self.train_[user_idx : user_idx + 1]  # 2-d for csr_matrix and csr_array alike
+            batch = Batch(np.array([user_idx]), row, [self._user_sequences_[user_idx]])
+        else:
+            seq = np.asarray(history if history is not None else [], dtype=np.int64)
+            if len(seq) and (seq.min() < 0 or seq.max() >= len(self.items_)):
+                raise ValidationError(f"history item indices must lie in [0, {len(self.items_)})")
+            batch = self._history_batch(seq)
+        top, scores = self._rank(batch, k, exclude_seen, self._filter_mask(Filters.coerce(filters)))
+        keep = np.isfinite(scores[0])
+        return top[0][keep], scores[0][keep]
+
+    def _history_batch(self, seq: np.ndarray) -> Batch:
+        """A one-row batch for an unseen visitor who interacted with ``seq`` (dense, oldest first)."""
         hist = sp.csr_matrix(
             (np.ones(len(seq), np.float32), (np.zeros(len(seq), np.int64), seq)), shape=(1, len(self.items_))
         )
         hist.sum_duplicates()
-        batch = Batch(np.array([-1]), hist, [seq])
-        return self._top_k(batch, np.array(["<history>"]), k, exclude_seen, self._filter_mask(Filters.coerce(filters)))
+        return Batch(np.array([-1]), hist, [seq])
 
     def similar_items(self, item_ids: list | np.ndarray | str, k: int = 10) -> pd.DataFrame:
         """Items most similar to each given item: frame ``item_id, similar_item_id, score, rank``."""
@@ -241,16 +269,23 @@ class Recommender(ABC):
             scores[empty] = pop
         return scores
 
-    def _top_k(self, batch: Batch, ids: np.ndarray, k: int, exclude_seen: bool, mask: np.ndarray | None) -> pd.DataFrame:
+    def _rank(
+        self, batch: Batch, k: int, exclude_seen: bool, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Score a batch, rule out seen and filtered items (-inf), take the top ``k`` per row."""
         scores = np.asarray(self._score(batch), dtype=np.float32)
-        if scores.shape != (len(ids), len(self.items_)):
+        if scores.shape != (len(batch.user_idx), len(self.items_)):
             raise ShopMLError(f"{type(self).__name__}._score returned shape {scores.shape}")
-        if exclude_seen:
-            h = batch.histories.tocoo()
-            scores[h.row, h.col] = -np.inf
+        if exclude_seen:  # the CSR's own (row, column) pairs: no COO copy (a served row: 20 us less)
+            h = batch.histories
+            rows = np.repeat(np.arange(h.shape[0]), np.diff(h.indptr))
+            scores[rows, h.indices] = -np.inf
         if mask is not None:
             scores[:, ~mask] = -np.inf
-        top, top_scores = _top_k_rows(scores, k)
+        return _top_k_rows(scores, k)
+
+    def _top_k(self, batch: Batch, ids: np.ndarray, k: int, exclude_seen: bool, mask: np.ndarray | None) -> pd.DataFrame:
+        top, top_scores = self._rank(batch, k, exclude_seen, mask)
         frame = pd.DataFrame(
             {
                 "user_id": np.repeat(ids, top.shape[1]),
@@ -339,81 +374,62 @@ class Recommender(ABC):
         s = items.drop_duplicates("item_id").set_index(items.drop_duplicates("item_id")["item_id"].astype(str))["category"]
         return s.reindex(self.items_.ids).astype(object).to_numpy()
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "train_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
-
     def _check_k(self, k: int) -> int:
         if not isinstance(k, (int, np.integer)) or k < 1:
             raise ValidationError(f"k must be a positive integer, got {k!r}")
         return int(min(k, len(self.items_)))
 
     # ----------------------------------------------------------------- persistence
-    def _get_state(self) -> dict[str, np.ndarray]:
-        """Learned arrays to save (subclasses extend)."""
-        return {}
-
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore learned arrays (subclasses extend)."""
-        return None
-
-    def save(self, path: str | Path) -> Path:
-        """Write ``model.json`` (class, params, vocabularies) and ``arrays.npz`` into folder ``path``."""
-        import io
-
-        self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+    def _base_state(self) -> dict[str, np.ndarray]:
         X = self.train_
-        arrays = {f"state.{k}": np.asarray(v) for k, v in self._get_state().items()}
-        arrays.update({"train.data": X.data, "train.indices": X.indices, "train.indptr": X.indptr})
+        seqs = self._user_sequences_
+        lengths = np.fromiter((len(q) for q in seqs), np.int64, len(seqs))
+        out = {
+            "users": self.users_.ids.astype(str),
+            "items": self.items_.ids.astype(str),
+            "train.data": X.data,
+            "train.indices": X.indices,
+            "train.indptr": X.indptr,
+            "sequences.items": np.concatenate(seqs) if lengths.sum() else np.empty(0, np.int64),
+            "sequences.lengths": lengths,
+        }
         if self.item_categories_ is not None:
-            arrays["item_categories"] = self.item_categories_.astype(str)
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        atomic_write_bytes(path / "arrays.npz", buf.getvalue())
-        atomic_write_json(
-            path / "model.json",
-            {
-                "class": f"{type(self).__module__}.{type(self).__qualname__}",
-                "params": self.get_params(),
-                "users": self.users_.ids.tolist(),
-                "items": self.items_.ids.tolist(),
-                "sequences_order": "ts",
-            },
-        )
-        return path
+            out["item_categories"] = self.item_categories_.astype(str)
+        titles = (self.item_metadata_ or {}).get("title")
+        if titles is not None:  # explain() names the items a recommendation is because of
+            out["item_titles"] = pd.Series(titles, dtype=object).fillna("").astype(str).to_numpy(str)
+        return out
 
-    @classmethod
-    def load(cls, path: str | Path) -> Recommender:
-        """Load a model saved by :meth:`save`. Only JSON and non-pickled arrays are read."""
-        import importlib
-
-        path = Path(path)
-        meta = read_json(path / "model.json")
-        module, _, name = meta["class"].rpartition(".")
-        if not module.startswith("shopml."):
-            raise ValidationError(f"refusing to load class {meta['class']!r} from outside shopml")
-        klass = getattr(importlib.import_module(module), name)
-        if not (isinstance(klass, type) and issubclass(klass, Recommender)):
-            raise ValidationError(f"{meta['class']} is not a Recommender")
-        model = klass(**meta["params"])
-        with np.load(path / "arrays.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        model.users_ = Vocab(meta["users"])
-        model.items_ = Vocab(meta["items"])
-        model.train_ = sp.csr_matrix(
+    def _set_base_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.users_ = Vocab(arrays["users"].tolist())
+        self.items_ = Vocab(arrays["items"].tolist())
+        self.train_ = sp.csr_matrix(
             (arrays["train.data"], arrays["train.indices"], arrays["train.indptr"]),
-            shape=(len(model.users_), len(model.items_)),
+            shape=(len(self.users_), len(self.items_)),
         )
         cats = arrays.get("item_categories")
-        model.item_categories_ = cats.astype(object) if cats is not None else None
-        model.item_metadata_ = None
-        # time order is not stored; rebuild per-user sequences from the matrix (index order)
-        X = model.train_
-        model._user_sequences_ = [X.indices[X.indptr[u] : X.indptr[u + 1]].astype(np.int64) for u in range(X.shape[0])]
-        model._set_state({k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")})
-        return model
+        self.item_categories_ = cats.astype(object) if cats is not None else None
+        titles = arrays.get("item_titles")
+        self.item_metadata_ = {"title": titles.astype(object)} if titles is not None else None
+        bounds = np.r_[0, np.cumsum(arrays["sequences.lengths"])]
+        items = arrays["sequences.items"].astype(np.int64)
+        self._user_sequences_ = [items[bounds[u] : bounds[u + 1]] for u in range(len(bounds) - 1)]
+
+    @classmethod
+    def _contract_example(cls, **params: Any) -> tuple[Recommender, dict, dict]:
+        """A tiny fitted instance, good inputs and bad inputs for the generic contract test
+        (``tests/test_contract.py``); models with slow defaults pass smaller ``params``."""
+        params = {k: v for k, v in _SMALL.items() if k in cls().get_params()} | params
+        model = cls(**params).fit(_toy_interactions())
+        return model, {"user_ids": ["u0", "u1"]}, {"user_ids": ["<no such user>"]}
+
+    def _contract_outputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """What the generic contract test compares after a save/load round trip."""
+        return {"recommend": self.recommend(inputs["user_ids"], k=3).to_numpy()}
+
+
+#: small settings for contract-test instances, used where a model has the parameter
+_SMALL: dict[str, Any] = {"epochs": 2, "embedding_dim": 8, "batch_size": 64, "n_estimators": 10}
 
 
 def _top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -439,4 +455,12 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-__all__ = ["Batch", "Filters", "NotFittedError", "Recommender", "json"]
+def _toy_interactions(n_users: int = 24, n_items: int = 16) -> pd.DataFrame:
+    """Two taste groups, deterministic: user u sees 6 items of parity u % 2, one an hour."""
+    u = np.repeat(np.arange(n_users), 6)
+    i = (u % 2 + 2 * ((np.tile(np.arange(6), n_users) + u) % (n_items // 2))) % n_items
+    ts = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(u)), unit="h")
+    return pd.DataFrame({"user_id": [f"u{x}" for x in u], "item_id": [f"i{x}" for x in i], "ts": ts})
+
+
+__all__ = ["Batch", "Filters", "NotFittedError", "Recommender"]

@@ -46,7 +46,7 @@ class BPR(TorchRecommender):
 
     Parameters
     ----------
-    factors : embedding size.
+    embedding_dim : embedding size.
     epochs : passes over all (user, item) pairs; each pair meets ``n_neg`` fresh negatives.
     lr : learning rate.
     weight_decay : L2 penalty on the embeddings and biases each triple touches, as in the BPR
@@ -72,14 +72,14 @@ class BPR(TorchRecommender):
 
     #: declared for hyper-parameter search (shopml.core.space; Ray Tune via shopml.distributed)
     search_space = {
-        "factors": IntRange(16, 128, log=True),
+        "embedding_dim": IntRange(16, 128, log=True),
         "lr": LogUniform(1e-3, 3e-2),
         "weight_decay": LogUniform(1e-4, 1e-1),
     }
 
     def __init__(
         self,
-        factors: int = 64,
+        embedding_dim: int = 64,
         epochs: int = 30,
         lr: float = 0.005,
         weight_decay: float = 0.01,
@@ -92,7 +92,7 @@ class BPR(TorchRecommender):
         device: str = "auto",
         patience: int | None = None,
     ) -> None:
-        self.factors = factors
+        self.embedding_dim = embedding_dim
         self.epochs = epochs
         self.lr = lr
         self.weight_decay = weight_decay
@@ -108,7 +108,7 @@ class BPR(TorchRecommender):
     # ------------------------------------------------------------------ training
     def _prepare(self, X: sp.csr_matrix, data: Interactions, rng: np.random.Generator) -> None:
         self._check_params(
-            factors=(1, 1e5), epochs=(0, 1e6), lr=(0, 1e3), weight_decay=(0, 1e3), n_neg=(1, 1e4)
+            embedding_dim=(1, 1e5), epochs=(0, 1e6), lr=(0, 1e3), weight_decay=(0, 1e3), n_neg=(1, 1e4)
         )
         if self.optimizer not in ("adam", "sgd"):
             raise ValidationError(f"BPR: optimizer={self.optimizer!r}; expected 'adam' or 'sgd'")
@@ -117,7 +117,7 @@ class BPR(TorchRecommender):
         self._positives = PositiveSet(X)
 
     def _build_module(self) -> MFNet:
-        return MFNet(len(self.users_), len(self.items_), int(self.factors))
+        return MFNet(len(self.users_), len(self.items_), int(self.embedding_dim))
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         if self.optimizer == "sgd":
@@ -165,13 +165,13 @@ class BPR(TorchRecommender):
     def _user_vectors(self, batch: Batch) -> np.ndarray:
         """Trained vectors for known users, folded-in vectors for unseen ones."""
         net = self.module_
-        out = np.zeros((len(batch.user_idx), int(self.factors)), dtype=np.float32)
+        out = np.zeros((len(batch.user_idx), int(self.embedding_dim)), dtype=np.float32)
         known = batch.user_idx >= 0
         if known.any():
             out[known] = net.user.weight.detach()[self._tensor(batch.user_idx[known])].cpu().numpy()
         if (~known).any():
             H = batch.histories[np.flatnonzero(~known)]
-            init = [torch.zeros((H.shape[0], int(self.factors)), device=self.device_)]
+            init = [torch.zeros((H.shape[0], int(self.embedding_dim)), device=self.device_)]
             (p,) = fold_in(
                 init,
                 lambda params, rows, items: net.pair_scores(params[0][rows], items),

@@ -58,7 +58,7 @@ class EASE(Recommender):
     def _get_state(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights_}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
         self.weights_ = arrays["weights"]
 
 

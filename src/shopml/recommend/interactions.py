@@ -70,7 +70,9 @@ class Interactions:
         matrix = sp.csr_matrix((w, (u, i)), shape=(len(users), len(items)), dtype=np.float32)
         matrix.sum_duplicates()
         if time_col is not None:
-            ts = pd.to_datetime(df[time_col]).to_numpy()[keep].astype("datetime64[ns]").astype(np.int64)
+            # in UTC, as naive nanoseconds (a tz-aware column has no numpy datetime64 form)
+            t = pd.to_datetime(df[time_col], utc=True).dt.tz_localize(None)
+            ts = t.to_numpy(dtype="datetime64[ns]")[keep].astype(np.int64)
         else:
             ts = np.arange(len(u), dtype=np.int64)
         seq = pd.DataFrame({"user": u, "item": i, "ts": ts})

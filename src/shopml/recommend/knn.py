@@ -70,7 +70,7 @@ class ItemKNN(Recommender):
         S = self.similarity_
         return {"sim_data": S.data, "sim_indices": S.indices, "sim_indptr": S.indptr}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
         n = self.train_.shape[1]
         self.similarity_ = sp.csr_matrix(
             (arrays["sim_data"], arrays["sim_indices"], arrays["sim_indptr"]), shape=(n, n)
@@ -106,7 +106,7 @@ class UserKNN(Recommender):
             raise ValidationError(f"shrinkage must be >= 0, got {self.shrinkage}")
         self._set_state({})
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
         # nothing learned beyond the training matrix itself: derive the moments from it
         X = self.train_
         self._XT_ = X.T.tocsr().astype(np.float64)
@@ -216,7 +216,7 @@ class TIFUKNN(Recommender):
             "user_vectors_indptr": V.indptr,
         }
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
         self.user_vectors_ = sp.csr_matrix(
             (
                 arrays["user_vectors_data"],

@@ -82,7 +82,7 @@ class NeuMF(TorchRecommender):
 
     Parameters
     ----------
-    factors : GMF embedding size.
+    embedding_dim : GMF embedding size.
     layers : MLP sizes; ``layers[0]`` is the concatenated input (user and item MLP embeddings
         have ``layers[0] // 2`` each), the last is the MLP output fused with the GMF vector.
     dropout : dropout after each MLP layer.
@@ -106,7 +106,7 @@ class NeuMF(TorchRecommender):
 
     def __init__(
         self,
-        factors: int = 32,
+        embedding_dim: int = 32,
         layers: tuple[int, ...] = (64, 32, 16),
         dropout: float = 0.0,
         epochs: int = 10,
@@ -120,7 +120,7 @@ class NeuMF(TorchRecommender):
         device: str = "auto",
         patience: int | None = None,
     ) -> None:
-        self.factors = factors
+        self.embedding_dim = embedding_dim
         self.layers = layers
         self.dropout = dropout
         self.epochs = epochs
@@ -144,7 +144,7 @@ class NeuMF(TorchRecommender):
 
     def _prepare(self, X: sp.csr_matrix, data: Interactions, rng: np.random.Generator) -> None:
         self._check_params(
-            factors=(1, 1e5),
+            embedding_dim=(1, 1e5),
             epochs=(0, 1e6),
             lr=(0, 1e3),
             dropout=(0, 0.99),
@@ -160,7 +160,7 @@ class NeuMF(TorchRecommender):
         return NeuMFNet(
             len(self.users_),
             len(self.items_),
-            int(self.factors),
+            int(self.embedding_dim),
             self._layers(),
             float(self.dropout),
         )

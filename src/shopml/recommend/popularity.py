@@ -34,5 +34,5 @@ class Popularity(Recommender):
     def _get_state(self) -> dict[str, np.ndarray]:
         return {"popularity": self.popularity_}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
         self.popularity_ = arrays["popularity"]

@@ -91,7 +91,8 @@ class SASRec(TorchRecommender):
 
     Parameters
     ----------
-    dim, layers, heads, dropout : transformer size (``dim`` divisible by ``heads``).
+    embedding_dim, layers, heads, dropout : transformer size (``embedding_dim`` divisible by
+        ``heads``).
     max_len : positions attended to; training uses each user's last ``max_len + 1`` items.
     loss : ``'gbce'`` (default) or ``'softmax'``.
     num_negatives : uniform negatives per batch, shared by all its positions; ``None`` with
@@ -111,14 +112,14 @@ class SASRec(TorchRecommender):
 
     #: declared for hyper-parameter search (shopml.core.space; Ray Tune via shopml.distributed)
     search_space = {
-        "dim": Choice((32, 64, 128)),
+        "embedding_dim": Choice((32, 64, 128)),
         "dropout": Uniform(0.0, 0.5),
         "lr": LogUniform(3e-4, 1e-2),
     }
 
     def __init__(
         self,
-        dim: int = 64,
+        embedding_dim: int = 64,
         layers: int = 2,
         heads: int = 1,
         dropout: float = 0.2,
@@ -134,7 +135,7 @@ class SASRec(TorchRecommender):
         device: str = "auto",
         patience: int | None = None,
     ) -> None:
-        self.dim = dim
+        self.embedding_dim = embedding_dim
         self.layers = layers
         self.heads = heads
         self.dropout = dropout
@@ -153,7 +154,7 @@ class SASRec(TorchRecommender):
     # ------------------------------------------------------------------ training
     def _prepare(self, X: sp.csr_matrix, data: Interactions, rng: np.random.Generator) -> None:
         self._check_params(
-            dim=(1, 1e5),
+            embedding_dim=(1, 1e5),
             layers=(1, 100),
             heads=(1, 1e3),
             dropout=(0, 0.99),
@@ -162,8 +163,8 @@ class SASRec(TorchRecommender):
             epochs=(0, 1e6),
             lr=(0, 1e3),
         )
-        if self.dim % self.heads:
-            raise ValidationError(f"SASRec: dim={self.dim} must be divisible by heads={self.heads}")
+        if self.embedding_dim % self.heads:
+            raise ValidationError(f"SASRec: embedding_dim={self.embedding_dim} must be divisible by heads={self.heads}")
         if self.loss not in ("gbce", "softmax"):
             raise ValidationError(f"SASRec: loss={self.loss!r}; expected 'gbce' or 'softmax'")
         if self.loss == "gbce" and not self.num_negatives:
@@ -176,7 +177,7 @@ class SASRec(TorchRecommender):
     def _build_module(self) -> SASRecNet:
         return SASRecNet(
             len(self.items_),
-            int(self.dim),
+            int(self.embedding_dim),
             int(self.layers),
             int(self.heads),
             int(self.max_len),

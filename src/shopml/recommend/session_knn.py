@@ -82,7 +82,7 @@ class SessionKNN(Recommender):
         # recency as a rank (1 = oldest session): positive, so it can drive a top-k cut
         self._set_state({"recency": np.argsort(np.argsort(last_ts, kind="stable")) + 1})
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
         self.recency_ = np.asarray(arrays["recency"], dtype=np.int64)
         if "seq_items" in arrays:  # ``load`` rebuilds sequences without time order: restore it
             self._user_sequences_ = np.split(arrays["seq_items"], arrays["seq_indptr"][1:-1])

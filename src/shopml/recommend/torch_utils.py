@@ -328,7 +328,7 @@ class TorchRecommender(Recommender):
         state.update({"extra." + k: v for k, v in self._extra_state().items()})
         return state
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
         self.device_ = resolve_device(self.device)
         self._cache_ = {}
         self._load_extra_state(

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from shopml.core.errors import DataError, ValidationError
+from shopml.data.locking import connect as _open_read_only
 from shopml.data.workspace import Workspace
 from shopml.recommend.base import Recommender
 from shopml.registry import ModelVersion, Registry
@@ -102,18 +103,6 @@ def load_interactions(ws: Workspace, source: str = "auto") -> tuple[pd.DataFrame
     )
 
 
-def _open_read_only(path: Path, timeout_s: float = 30.0) -> Workspace:
-    """Open for reading, waiting while another process (a server taking in feedback) writes."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return Workspace(path, read_only=True)
-        except DataError as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def train_and_register(
     workspace: str | Path | Workspace,
     registry: str | Path | Registry,
@@ -182,3 +171,21 @@ __all__ = [
     "parse_params",
     "train_and_register",
 ]
+
+
+def model_classes() -> dict[str, type[Recommender]]:
+    """Every recommender class by name (the names of :data:`MODELS`)."""
+    return {name: model_class(name) for name in MODELS}
+
+
+def train(
+    workspace: str | Path, registry: str | Path | Registry, model: str = "ease", **options: Any
+) -> ModelVersion:
+    """The capability spec's ``train``: options are ``params``, ``source`` and the rest of
+    :func:`train_and_register`'s keywords."""
+    return train_and_register(workspace, registry, model, **options)
+
+
+def load_for_serving(version: ModelVersion, ctx: Any) -> Recommender:
+    """The capability spec's ``load``: the registered recommender as saved."""
+    return Recommender.load(version.path)

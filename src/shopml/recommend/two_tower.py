@@ -88,7 +88,7 @@ class TwoTower(TorchRecommender):
 
     Parameters
     ----------
-    dim : embedding size of both towers.
+    embedding_dim : embedding size of both towers.
     text_columns : item columns whose words feed the text bag (missing ones are skipped).
     hash_buckets : size of the hashed word vocabulary.
     price_buckets : number of price quantile buckets (fitted on the training items).
@@ -111,7 +111,7 @@ class TwoTower(TorchRecommender):
 
     def __init__(
         self,
-        dim: int = 64,
+        embedding_dim: int = 64,
         text_columns: tuple[str, ...] = ("title", "brand"),
         hash_buckets: int = 1 << 15,
         price_buckets: int = 10,
@@ -126,7 +126,7 @@ class TwoTower(TorchRecommender):
         device: str = "auto",
         patience: int | None = None,
     ) -> None:
-        self.dim = dim
+        self.embedding_dim = embedding_dim
         self.text_columns = text_columns
         self.hash_buckets = hash_buckets
         self.price_buckets = price_buckets
@@ -203,7 +203,7 @@ class TwoTower(TorchRecommender):
     # ------------------------------------------------------------------ training
     def _prepare(self, X: sp.csr_matrix, data: Interactions, rng: np.random.Generator) -> None:
         self._check_params(
-            dim=(1, 1e5),
+            embedding_dim=(1, 1e5),
             hash_buckets=(1, 1 << 26),
             price_buckets=(1, 1e4),
             id_dropout=(0, 1),
@@ -239,7 +239,7 @@ class TwoTower(TorchRecommender):
             int(self.hash_buckets),
             len(self.categories_),
             len(self.price_edges_) + 1,
-            int(self.dim),
+            int(self.embedding_dim),
             bool(self.use_item_id),
         )
 

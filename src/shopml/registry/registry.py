@@ -46,7 +46,13 @@ import numpy as np
 
 from shopml import __version__
 from shopml.core.errors import ShopMLError, ValidationError
-from shopml.core.persist import atomic_write_text, read_json
+from shopml.core.persist import (
+    atomic_write_text,
+    fsync_dir,
+    read_json,
+    rename_durably,
+    sync_file,
+)
 
 try:  # POSIX; elsewhere the latest pointer is updated without a lock
     import fcntl
@@ -246,7 +252,7 @@ class Registry:
         return out
 
     def verify(self, version: ModelVersion) -> ModelVersion:
-        """Re-hash a version's files against meta.json; raise :class:`IntegrityError` on any change."""
+        """Re-hash a version's files against meta.json; :class:`IntegrityError` on any change."""
         if not isinstance(version, ModelVersion):
             raise ValidationError(f"verify expects a ModelVersion, got {type(version).__name__}")
         listed = {f["path"]: f for f in version.meta.get("files", [])}
@@ -308,16 +314,14 @@ class Registry:
         for _ in range(_MAX_TRIES):
             label = _format_version(_next_number(model_dir))
             meta["version"] = label
-            _write_synced(tmp / META, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-            _fsync_dir(tmp)
+            atomic_write_text(tmp / META, json.dumps(meta, indent=2, sort_keys=True) + "\n")
             target = model_dir / label
             try:
-                os.rename(tmp, target)
+                rename_durably(tmp, target)
             except OSError:
                 if target.exists() or target.is_symlink():
                     continue  # another registrant took this number first
                 raise
-            _fsync_dir(model_dir)
             return ModelVersion(target, label, meta)
         raise RegistryError(f"no free version number in {model_dir} after {_MAX_TRIES} tries")
 
@@ -328,7 +332,7 @@ class Registry:
             atomic_write_text(model_dir / LATEST, _format_version(numbers[-1]) + "\n")
 
 
-# --- helpers ---------------------------------------------------------------------------------------
+# --- helpers -------------------------------------------------------------------------------
 
 
 def _check_name(value: Any, what: str) -> None:
@@ -397,12 +401,12 @@ def _inventory(folder: Path, what: str) -> list[dict[str, Any]]:
             )
         with open(path, "rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()
-            os.fsync(fh.fileno())
+        sync_file(path)
         files.append({"path": rel, "bytes": path.stat().st_size, "sha256": digest})
     if not files:
         raise ValidationError(f"{what}: write_fn wrote no files into {folder}")
     for sub in sorted({p.parent for p in folder.rglob("*")}):
-        _fsync_dir(sub)
+        fsync_dir(sub)
     return files
 
 
@@ -431,21 +435,6 @@ def _to_json(obj: Any, what: str) -> Any:
         raise ValidationError(f"{what} must be JSON-serialisable without NaN/inf: {exc}") from None
 
 
-def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":  # directories cannot be opened for fsync on Windows
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

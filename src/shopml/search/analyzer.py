@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from shopml.core.errors import ValidationError
-from shopml.search.stemmer import STEMMERS
+from shopml.search.stemmer import check_stem, make_stemmer
 
 # Small on purpose: product text has few function words, and "in"/"with" carry no meaning once
 # inch units have been rewritten to "inch". "x" and "w" are dimension / "with" separators.
@@ -138,17 +138,24 @@ class Tokens:
         return Tokens(out.index.to_numpy(np.int64), out.to_numpy(dtype=object), self.n_docs)
 
 
+#: the most stems an analyser keeps cached (the catalogue's words and, up to this, query words)
+MAX_CACHED_STEMS = 500_000
+
+
 class Analyzer:
     """Lower-case, decode HTML entities, normalise units and numbers, tokenise, drop stop words, stem.
 
     Parameters
     ----------
-    stem : "porter", "s" or None
-        The stemmer (Porter 1980, Harman's S-stemmer, or none).
+    stem : "porter", "snowball", "s" or None
+        The stemmer (Porter 1980, the Snowball stemmer of ``language``, Harman's S-stemmer, or
+        none); see :mod:`shopml.search.stemmer`.
     units : bool
         Rewrite units and numbers to one form ("3/4 in." -> "0.75 inch").
     stopwords : iterable of str
         Words dropped after tokenising (compared before stemming).
+    language : str
+        The Snowball language for ``stem="snowball"`` ("english", "french", "german", ...).
     """
 
     def __init__(
@@ -156,12 +163,14 @@ class Analyzer:
         stem: str | None = "porter",
         units: bool = True,
         stopwords: Iterable[str] = STOPWORDS,
+        language: str = "english",
     ) -> None:
-        if stem is not None and stem not in STEMMERS:
-            raise ValidationError(f"stem must be one of {sorted(STEMMERS)} or None, got {stem!r}")
+        check_stem(stem, language)
         self.stem = stem
         self.units = units
         self.stopwords = frozenset(stopwords)
+        self.language = language
+        self._stemmer = make_stemmer(stem, language) if stem is not None else None
         self._stem_cache: dict[str, str] = {}
 
     def normalize(self, texts: Sequence[str | None] | pd.Series) -> pd.Series:
@@ -184,7 +193,10 @@ class Analyzer:
 
     def words(self, texts: Sequence[str | None] | pd.Series) -> Tokens:
         """Normalised, tokenised texts without stop words, before stemming."""
-        s = self.normalize(texts)
+        return self.words_of_normalized(self.normalize(texts))
+
+    def words_of_normalized(self, s: pd.Series) -> Tokens:
+        """:meth:`words` of texts :meth:`normalize` already gave (normalising costs the most)."""
         toks = s.str.findall(TOKEN_RE).explode().dropna()
         toks = toks[~toks.isin(self.stopwords)]
         return Tokens(toks.index.to_numpy(np.int64), toks.to_numpy(dtype=object), len(s))
@@ -193,11 +205,33 @@ class Analyzer:
         """Stem every token (numbers and words with digits are left as they are)."""
         if self.stem is None or len(tokens.tokens) == 0:
             return tokens
-        fn = STEMMERS[self.stem]
-        new = [w for w in pd.unique(tokens.tokens) if w not in self._stem_cache]
-        # stem the unique new words only: the vocabulary is far smaller than the corpus
-        self._stem_cache.update({w: w if any(c.isdigit() for c in w) else fn(w) for w in new})
-        return tokens.map(self._stem_cache)
+        return tokens.map(self._stems_of(pd.unique(tokens.tokens)))
+
+    def _stems_of(self, words: Iterable[str]) -> dict[str, str]:
+        """A mapping that holds the stem of every word in ``words``.
+
+        Only the words not seen before are stemmed (a vocabulary is far smaller than its corpus).
+        They join the cache in one update, so a concurrent search never sees a half-learned
+        word, and only while the cache is below :data:`MAX_CACHED_STEMS` (query words would grow
+        it without bound in a long-running server).
+        """
+        cache = self._stem_cache
+        new = [w for w in words if w not in cache]
+        if not new or self._stemmer is None:
+            return cache
+        plain = [w for w in new if not any(c.isdigit() for c in w)]
+        learned = {w: w for w in new}  # words with digits (sizes, model numbers) stay as they are
+        learned.update(zip(plain, self._stemmer(plain), strict=True))
+        if len(cache) + len(learned) <= MAX_CACHED_STEMS:
+            cache.update(learned)
+            return cache
+        return {**{w: cache[w] for w in words if w in cache}, **learned}
+
+    def stem_word(self, word: str) -> str:
+        """The stem of one word, as :meth:`stem_tokens` would give it."""
+        if self._stemmer is None:
+            return word
+        return self._stems_of([word])[word]
 
     def tokens(self, texts: Sequence[str | None] | pd.Series) -> Tokens:
         """The full analysis in long form."""
@@ -208,4 +242,9 @@ class Analyzer:
         return self.tokens(texts).lists()
 
     def get_params(self) -> dict[str, object]:
-        return {"stem": self.stem, "units": self.units, "stopwords": sorted(self.stopwords)}
+        return {
+            "stem": self.stem,
+            "units": self.units,
+            "stopwords": sorted(self.stopwords),
+            "language": self.language,
+        }

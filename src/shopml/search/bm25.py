@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from shopml.core.errors import ValidationError
+from shopml.core.errors import NotFittedError, ValidationError
 from shopml.core.persist import atomic_directory
 from shopml.search.analyzer import Analyzer, Tokens
 from shopml.search.topk import topk_dense
@@ -125,7 +125,7 @@ class BM25:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "weights_"):
-            raise ValidationError("BM25 is not fitted: call fit(docs) first")
+            raise NotFittedError("BM25 is not fitted: call fit(docs) first")
 
     # ------------------------------------------------------------- queries
     def query_matrix(self, queries: Sequence[str] | Tokens) -> sp.csr_matrix:

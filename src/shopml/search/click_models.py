@@ -24,15 +24,14 @@ slate) of 0/1. :func:`sessions_from_frame` builds them from a long impression lo
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
-from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from shopml.core.errors import ValidationError
-from shopml.core.persist import atomic_directory
+from shopml.core.estimator import Estimator
 
 _EPS = 1e-6
 
@@ -74,13 +73,15 @@ def sessions_from_frame(
     return q, docs, clicks
 
 
-class ClickModel(ABC):
-    """Shared plumbing: input checks, the (query, item) pair index, relevance lookup, persistence.
+class ClickModel(Estimator, ABC):
+    """Shared plumbing: input checks, the (query, item) pair index, relevance lookup.
 
     Subclasses implement ``_fit(pair, valid, clicks)`` over dense pair codes and set
-    ``relevance_`` (one value per pair).
+    ``relevance_`` (one value per pair). Parameters, the fitted check and ``save``/``load``
+    (``model.json`` + ``arrays.npz``) come from :class:`~shopml.core.estimator.Estimator`.
     """
 
+    capability: ClassVar[str] = "search"
     name = "click model"
 
     def __init__(
@@ -147,6 +148,7 @@ class ClickModel(ABC):
         mean_pos = np.bincount(inv, pos, minlength=len(self.pairs_)) / self.impressions_
         self._bucket = np.rint(mean_pos).astype(np.int64)  # prior groups (see _shrunk)
         self._fit(pair, valid, clicks)
+        self.fitted_ = True
         return self
 
     @abstractmethod
@@ -182,10 +184,6 @@ class ClickModel(ABC):
         return np.where(den + self.prior_strength > 0, est, m)
 
     # ------------------------------------------------------------------ outputs
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "relevance_"):
-            raise ValidationError(f"{type(self).__name__} is not fitted: call fit first")
-
     def _lookup(self, values: np.ndarray, query, doc, default: float) -> np.ndarray:
         self._check_fitted()
         query = np.asarray(query, np.int64)
@@ -240,37 +238,41 @@ class ClickModel(ABC):
         self.clicks_ = arrays["clicks"]
         self.relevance_ = arrays["relevance"]
 
-    def save(self, path: str | Path) -> Path:
-        """Write the model to a new folder (``.npz`` arrays + JSON parameters)."""
-        self._check_fitted()
-        path = Path(path)
-        params = {k: v for k, v in self.__dict__.items() if not k.endswith("_") and not k.startswith("_")}
-        meta = {"class": type(self).__name__, "params": params, "doc_base": self._doc_base,
-                "n_positions": self.n_positions_, "scalars": self._scalars()}
-        with atomic_directory(path) as tmp:
-            np.savez(tmp / "arrays.npz", **self._arrays())
-            (tmp / "meta.json").write_text(json.dumps(meta))
-        return path
+    def _get_state(self) -> dict[str, np.ndarray]:
+        return self._arrays()
+
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "doc_base": self._doc_base,
+            "n_positions": self.n_positions_,
+            "scalars": self._scalars(),
+        }
 
     def _scalars(self) -> dict:
         return {"prior_mean_": self.prior_mean_}
 
-    @classmethod
-    def load(cls, path: str | Path) -> ClickModel:
-        """Read a model written by :meth:`save` (any of the click models)."""
-        path = Path(path)
-        meta = json.loads((path / "meta.json").read_text())
-        kinds = {c.__name__: c for c in (CascadeModel, PositionBasedModel, DynamicBayesianNetwork)}
-        if meta.get("class") not in kinds:
-            raise ValidationError(f"{path} does not hold a click model (class {meta.get('class')!r})")
-        obj = kinds[meta["class"]](**meta["params"])
-        with np.load(path / "arrays.npz", allow_pickle=False) as z:
-            obj._set_arrays({k: z[k] for k in z.files})
-        obj._doc_base = meta["doc_base"]
-        obj.n_positions_ = meta["n_positions"]
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self._set_arrays(arrays)
+        self._doc_base = int(meta["doc_base"])
+        self.n_positions_ = int(meta["n_positions"])
         for k, v in meta["scalars"].items():
-            setattr(obj, k, v)
-        return obj
+            setattr(self, k, v)
+
+    @classmethod
+    def _contract_example(cls) -> tuple[ClickModel, dict, dict]:
+        """Simulated sessions: 3 queries, 6 items, slates of 4, clicks falling with position."""
+        rng = np.random.default_rng(0)
+        n = 300
+        query = rng.integers(0, 3, n)
+        docs = np.argsort(rng.random((n, 6)), axis=1)[:, :4]
+        appeal = (docs + query[:, None]) % 6 / 6.0
+        clicks = (rng.random((n, 4)) < appeal / (1 + np.arange(4))).astype(np.int8)
+        model = cls(n_iter=10).fit(query, docs, clicks)
+        good = {"query": np.array([0, 1, 2]), "doc": np.array([0, 3, 5])}
+        return model, good, {"query": np.array([0, 1]), "doc": np.array([0])}
+
+    def _contract_outputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {"relevance": self.relevance(inputs["query"], inputs["doc"])}
 
 
 class CascadeModel(ClickModel):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from shopml.core.errors import ValidationError
+from shopml.core.errors import NotFittedError, ValidationError
 from shopml.search.metrics import ndcg_grouped
 from shopml.search.topk import topk_sparse
 
@@ -125,7 +125,7 @@ class LinearFusion:
     def predict(self, scores: np.ndarray, group: np.ndarray) -> np.ndarray:
         """Fused scores of pairs."""
         if not hasattr(self, "weights_"):
-            raise ValidationError("LinearFusion is not fitted: call fit first")
+            raise NotFittedError("LinearFusion is not fitted: call fit first")
         scores = np.asarray(scores, dtype=np.float64)
         if scores.ndim != 2 or scores.shape[1] != len(self.weights_):
             raise ValidationError(

@@ -2,20 +2,22 @@
 
 The re-ranker learns from graded labels grouped by query (lambdarank optimises NDCG directly);
 the regressor predicts the relevance value itself, for when a calibrated score is needed (and
-for RMSE). Both persist as LightGBM text plus JSON, never pickles.
+for RMSE). Both are estimators (:class:`~shopml.core.estimator.Estimator`) and persist as
+LightGBM text (``model.txt``) plus ``model.json``, never pickles.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from shopml.core.errors import ValidationError
-from shopml.core.persist import atomic_directory
+from shopml.core.estimator import Estimator
+from shopml.core.persist import atomic_write_text
 
 
 def _check_frame(X: pd.DataFrame, names: list[str] | None = None) -> pd.DataFrame:
@@ -29,7 +31,44 @@ def _check_frame(X: pd.DataFrame, names: list[str] | None = None) -> pd.DataFram
     return X.astype(np.float32)
 
 
-class LambdaMARTReranker:
+class _LightGBMModel(Estimator):
+    """What both LightGBM models share: the fitted check, persistence as LightGBM text."""
+
+    capability: ClassVar[str] = "search"
+
+    def _meta(self) -> dict[str, Any]:
+        return {"features": self.feature_names_}
+
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.feature_names_ = list(meta["features"])
+
+    def _save_files(self, folder: Path) -> None:
+        atomic_write_text(folder / "model.txt", self.booster_.model_to_string())
+
+    def _load_files(self, folder: Path) -> None:
+        path = folder / "model.txt"
+        if not path.is_file():
+            raise ValidationError(f"{folder} lacks model.txt (the LightGBM model)")
+        self.booster_ = lgb.Booster(model_str=path.read_text(encoding="utf-8"))
+
+    @classmethod
+    def _contract_example(cls) -> tuple[_LightGBMModel, dict, dict]:
+        rng = np.random.default_rng(0)
+        X = pd.DataFrame({"bm25": rng.random(300), "dense": rng.random(300)})
+        grade = np.minimum((3 * X["bm25"] + rng.random(300)).astype(int), 3)
+        group = np.repeat(np.arange(30), 10)
+        small = {"n_estimators": 10, "min_child_samples": 5}
+        if issubclass(cls, LambdaMARTReranker):
+            model = cls(max_label=3, **small).fit(X, grade, group)
+        else:
+            model = cls(**small).fit(X, grade.astype(float))
+        return model, {"X": X.head(10)}, {"X": X.head(10).drop(columns=["dense"])}
+
+    def _contract_outputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {"predict": self.predict(inputs["X"])}
+
+
+class LambdaMARTReranker(_LightGBMModel):
     """LightGBM ``lambdarank`` over per-(query, item) features.
 
     Parameters
@@ -51,7 +90,7 @@ class LambdaMARTReranker:
         colsample_bytree: float = 0.8,
         max_label: int = 6,
         eval_at: int = 10,
-        random_state: int = 0,
+        seed: int = 0,
         n_jobs: int = 1,
     ) -> None:
         self.n_estimators = n_estimators
@@ -62,7 +101,7 @@ class LambdaMARTReranker:
         self.colsample_bytree = colsample_bytree
         self.max_label = max_label
         self.eval_at = eval_at
-        self.random_state = random_state
+        self.seed = seed
         self.n_jobs = n_jobs
 
     def _params(self) -> dict:
@@ -77,7 +116,7 @@ class LambdaMARTReranker:
             "label_gain": list(range(self.max_label + 1)),
             "lambdarank_truncation_level": max(self.eval_at * 2, 20),
             "eval_at": [self.eval_at],
-            "seed": self.random_state,
+            "seed": self.seed,
             "num_threads": self.n_jobs,
             "deterministic": True,
             "force_row_wise": True,
@@ -102,44 +141,22 @@ class LambdaMARTReranker:
         data = lgb.Dataset(X.iloc[order], label=y[order].astype(np.int32), group=sizes)
         self.booster_ = lgb.train(self._params(), data, num_boost_round=self.n_estimators)
         self.feature_names_ = list(X.columns)
+        self.fitted_ = True
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Ranking scores (higher is better; comparable within a query)."""
-        if not hasattr(self, "booster_"):
-            raise ValidationError("LambdaMARTReranker is not fitted: call fit first")
+        self._check_fitted()
         return self.booster_.predict(_check_frame(X, self.feature_names_), num_threads=self.n_jobs)
 
     def feature_importance(self) -> pd.Series:
         """Total gain of each feature's splits, largest first."""
+        self._check_fitted()
         imp = self.booster_.feature_importance(importance_type="gain")
         return pd.Series(imp, index=self.feature_names_).sort_values(ascending=False)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the model to a new folder (LightGBM text + JSON)."""
-        if not hasattr(self, "booster_"):
-            raise ValidationError("LambdaMARTReranker is not fitted: nothing to save")
-        path = Path(path)
-        params = {k: v for k, v in self.__dict__.items() if not k.endswith("_")}
-        with atomic_directory(path) as tmp:
-            self.booster_.save_model(str(tmp / "model.txt"))
-            (tmp / "meta.json").write_text(
-                json.dumps({"params": params, "features": self.feature_names_})
-            )
-        return path
 
-    @classmethod
-    def load(cls, path: str | Path) -> LambdaMARTReranker:
-        path = Path(path)
-        meta = json.loads((path / "meta.json").read_text())
-        """Read a model written by :meth:`save`."""
-        obj = cls(**meta["params"])
-        obj.booster_ = lgb.Booster(model_file=str(path / "model.txt"))
-        obj.feature_names_ = meta["features"]
-        return obj
-
-
-class RelevanceRegressor:
+class RelevanceRegressor(_LightGBMModel):
     """LightGBM regression of the relevance value from the same features."""
 
     def __init__(
@@ -148,17 +165,18 @@ class RelevanceRegressor:
         learning_rate: float = 0.05,
         num_leaves: int = 31,
         min_child_samples: int = 50,
-        random_state: int = 0,
+        seed: int = 0,
         n_jobs: int = 1,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
-        self.random_state = random_state
+        self.seed = seed
         self.n_jobs = n_jobs
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> RelevanceRegressor:
+        """Fit on features ``X`` and relevance values ``y``."""
         X = _check_frame(X)
         y = np.asarray(y, dtype=np.float64)
         if len(X) != len(y) or len(y) == 0:
@@ -173,7 +191,7 @@ class RelevanceRegressor:
             "bagging_fraction": 0.8,
             "bagging_freq": 1,
             "feature_fraction": 0.8,
-            "seed": self.random_state,
+            "seed": self.seed,
             "num_threads": self.n_jobs,
             "deterministic": True,
             "force_row_wise": True,
@@ -184,37 +202,21 @@ class RelevanceRegressor:
         )
         self.feature_names_ = list(X.columns)
         self.range_ = (float(y.min()), float(y.max()))
+        self.fitted_ = True
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted relevance, clipped to the range seen in training."""
-        if not hasattr(self, "booster_"):
-            raise ValidationError("RelevanceRegressor is not fitted: call fit first")
+        self._check_fitted()
         pred = self.booster_.predict(_check_frame(X, self.feature_names_), num_threads=self.n_jobs)
         return np.clip(pred, *self.range_)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the model to a new folder (LightGBM text + JSON)."""
-        if not hasattr(self, "booster_"):
-            raise ValidationError("RelevanceRegressor is not fitted: nothing to save")
-        path = Path(path)
-        params = {k: v for k, v in self.__dict__.items() if not k.endswith("_")}
-        with atomic_directory(path) as tmp:
-            self.booster_.save_model(str(tmp / "model.txt"))
-            meta = {"params": params, "features": self.feature_names_, "range": self.range_}
-            (tmp / "meta.json").write_text(json.dumps(meta))
-        return path
+    def _meta(self) -> dict[str, Any]:
+        return {"features": self.feature_names_, "range": list(self.range_)}
 
-    @classmethod
-    def load(cls, path: str | Path) -> RelevanceRegressor:
-        """Read a model written by :meth:`save`."""
-        path = Path(path)
-        meta = json.loads((path / "meta.json").read_text())
-        obj = cls(**meta["params"])
-        obj.booster_ = lgb.Booster(model_file=str(path / "model.txt"))
-        obj.feature_names_ = meta["features"]
-        obj.range_ = tuple(meta["range"])
-        return obj
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.feature_names_ = list(meta["features"])
+        self.range_ = tuple(meta["range"])
 
 
 def click_labels(

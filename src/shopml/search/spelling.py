@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from shopml.core.errors import ValidationError
+from shopml.core.errors import NotFittedError, ValidationError
 from shopml.search.analyzer import Tokens
 
 
@@ -120,7 +120,7 @@ class SpellingCorrector:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "counts_"):
-            raise ValidationError("SpellingCorrector is not fitted: call fit(words) first")
+            raise NotFittedError("SpellingCorrector is not fitted: call fit(words) first")
 
     def correct_word(self, word: str) -> list[str]:
         """The correction of one lower-case word as a list of words (itself if nothing better)."""

@@ -1,25 +1,23 @@
-"""A search engine for a workspace's catalogue, fitted once and kept next to the workspace.
+"""A search engine for a workspace's catalogue, fitted once and kept in the model registry.
 
-:func:`fit_catalogue_engine` is the one way to build an engine from an ``items`` table (the CLI
-uses it; the service builds its engine with the same constructor and ``fit(items)``).
-:func:`workspace_engine` reads the workspace, and keeps the fitted engine in
-``<workspace>.search/<content hash>/`` (:meth:`SearchEngine.save`): a second call on unchanged
-items (and judgements) loads it instead of fitting again, and the MiniLM catalogue embeddings are
-cached in ``<workspace>.search/embeddings/``. Any change of the items, the judgements or the
-settings changes the hash, so a stale engine is never served.
+:func:`fit_catalogue_engine` is the one way to build an engine from an ``items`` table.
+:func:`workspace_engine` (the CLI's) reuses the latest registered ``search/engine`` when it was
+fitted on the same items, judgements and settings (a content hash in its config), and otherwise
+fits and registers a new version: one cache, the registry, which the service also serves from.
+The MiniLM catalogue embeddings are cached per text in ``<workspace>.search/embeddings/``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from shopml.core.errors import DataError
 from shopml.search.engine import SearchEngine
+from shopml.search.train import ENGINE_DIR
 
 
 def cache_root(workspace: str | Path) -> Path:
@@ -53,12 +51,20 @@ def workspace_engine(
     encoder: str | None = None,
     rerank: bool = False,
     cache: bool = True,
+    registry: str | Path | None = None,
+    name: str = "engine",
 ) -> tuple[SearchEngine, bool]:
-    """The fitted engine for ``workspace``'s items and whether it came from the cache.
+    """The fitted engine for ``workspace``'s items and whether it was already registered.
 
-    ``rerank`` learns the LambdaMART re-ranker from the workspace's ``relevance_judgements``.
+    The model registry is the one place engines are kept (the service serves the same
+    versions): the latest ``search/<name>`` is reused when it was fitted on the same items (and
+    judgements) with the same settings; otherwise the engine is fitted and registered as a new
+    version. ``registry`` defaults to ``<workspace>.search``; ``cache=False`` fits without
+    reading or registering. ``rerank`` learns the LambdaMART re-ranker from the workspace's
+    ``relevance_judgements``.
     """
     from shopml.data.workspace import Workspace
+    from shopml.registry import ModelNotFoundError, Registry
 
     path = Path(workspace)
     if not path.exists():
@@ -76,18 +82,27 @@ def workspace_engine(
         raise DataError(f"workspace {path} has no items to search")
     root = cache_root(path)
     emb_dir = root / "embeddings" if encoder is not None else None
-    key = _fingerprint(items, judgements, {"encoder": encoder, "rerank": rerank, "v": 1})
-    target = root / key
-    if cache and (target / "engine.json").exists():
-        return SearchEngine.load(target), True
-    engine = fit_catalogue_engine(items, encoder, emb_dir, judgements)
+    key = _fingerprint(items, judgements, {"encoder": encoder, "rerank": rerank, "v": 3})
+    reg = Registry(registry if registry is not None else root)
     if cache:
         try:
-            engine.save(target)
-        except FileExistsError:  # another process saved the same engine meanwhile
-            pass
-        # older engines of this workspace describe data it no longer holds
-        for old in root.iterdir():
-            if old.is_dir() and old.name not in (key, "embeddings") and not old.name.startswith("."):
-                shutil.rmtree(old, ignore_errors=True)
+            latest = reg.latest("search", name)
+        except ModelNotFoundError:
+            latest = None
+        if latest is not None and latest.config.get("cache_key") == key:
+            return SearchEngine.load(latest.path / ENGINE_DIR), True
+    engine = fit_catalogue_engine(items, encoder, emb_dir, judgements)
+    if cache:
+        reg.register(
+            "search",
+            name,
+            lambda d: engine.save(d / ENGINE_DIR),
+            config={
+                "model": "engine",
+                "method": engine.default_method(),
+                "encoder": encoder,
+                "items": len(items),
+                "cache_key": key,
+            },
+        )
     return engine, False

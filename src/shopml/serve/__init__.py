@@ -6,8 +6,9 @@
 Modules: :mod:`~shopml.serve.app` (the app, ``shopml serve``), :mod:`~shopml.serve.state`
 (model snapshots and reloads), :mod:`~shopml.serve.feedback` (durable feedback and the online
 overlay), :mod:`~shopml.serve.schemas` (request/response bodies), :mod:`~shopml.serve.metrics`,
-:mod:`~shopml.serve.auth`, :mod:`~shopml.serve.limits`, :mod:`~shopml.serve.artifacts` (how models
-sit in the registry), ``routers/`` (one per capability).
+:mod:`~shopml.serve.auth`, :mod:`~shopml.serve.limits`, :mod:`~shopml.serve.monitoring` (drift
+and realised quality of the served models), ``routers/`` (one per capability, named by the
+capability specs).
 """
 
 from shopml.serve.app import create_app

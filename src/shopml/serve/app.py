@@ -1,6 +1,6 @@
 """The FastAPI application: ``create_app(workspace, registry)``; ``shopml serve`` runs it.
 
-Routers per capability (recommend, predict, search when importable, feedback, admin), health
+Routers per registered capability (:mod:`shopml.capabilities`), feedback, admin, health
 and readiness, Prometheus ``/metrics``, OpenAPI at ``/docs``. Middleware, outermost first:
 metrics (every request, by route template), body size limit (413). See :mod:`shopml.serve.state`
 for reloads and :mod:`shopml.serve.feedback` for durable feedback.
@@ -20,13 +20,14 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
-from shopml import __version__
+from shopml import __version__, capabilities
+from shopml.core.errors import ShopMLError
 from shopml.serve.errors import install_error_handlers
 from shopml.serve.limits import BodySizeLimitMiddleware
 from shopml.serve.metrics import MetricsMiddleware, ServeMetrics
-from shopml.serve.routers import admin, dashboard, feedback, overview, predict, recommend
+from shopml.serve.routers import admin, dashboard, feedback, overview
 from shopml.serve.settings import ServeSettings
-from shopml.serve.state import SearchEngine, ServeState
+from shopml.serve.state import ServeState
 
 log = logging.getLogger("shopml.serve")
 #: how long uvicorn's supervisor waits for a worker's answer before killing it (uvicorn's 5 s
@@ -81,6 +82,10 @@ def build_app(settings: ServeSettings) -> FastAPI:
             yield
         finally:
             state.stop()
+            batcher = getattr(app.state, "search_batcher", None)
+            if batcher is not None:  # the search thread of this worker
+                batcher.close()
+                app.state.search_batcher = None  # a restarted app makes a new one
 
     app = FastAPI(
         title="shopml",
@@ -95,12 +100,14 @@ def build_app(settings: ServeSettings) -> FastAPI:
     app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(admin.health)
-    app.include_router(recommend.router)
-    app.include_router(predict.router)
-    if SearchEngine is not None:
-        from shopml.serve.routers import search
-
-        app.include_router(search.router)
+    app.include_router(admin.monitor)
+    for spec in capabilities.specs().values():  # one router per capability, from its spec
+        if spec.router is None:
+            continue
+        try:
+            app.include_router(spec.part("router"))
+        except ShopMLError as exc:  # an optional extra is missing: the rest is served
+            log.warning("capability %s has no API here: %s", spec.name, exc)
     app.include_router(feedback.router)
     app.include_router(admin.router)
     app.include_router(overview.router)

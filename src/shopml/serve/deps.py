@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from shopml.serve.errors import ApiError
-from shopml.serve.state import LoadedRecommender, ServeState, Snapshot
+from shopml.serve.state import Loaded, LoadedRecommender, ServeState, Snapshot
 
 
 async def get_state(request: Request) -> ServeState:
@@ -37,3 +37,23 @@ def pick_recommender(snap: Snapshot, name: str | None) -> LoadedRecommender:
             f"no recommender named {chosen!r}; loaded: {sorted(snap.recommenders)}",
         )
     return rec
+
+
+def served_model(snap: Snapshot, capability: str, name: str | None = None) -> Loaded:
+    """The named model of a capability, or its default one (503 when none is loaded, 404 for
+    an unknown name)."""
+    models = snap.served(capability)
+    if not models:
+        raise ApiError(
+            503,
+            "no_model",
+            f"no {capability} model is loaded; train one (`shopml train {capability}`) and "
+            "POST /v1/admin/reload",
+        )
+    chosen = name or snap.defaults.get(capability)
+    found = models.get(chosen) if chosen else None
+    if found is None:
+        raise ApiError(
+            404, "unknown_model", f"no {capability} model named {chosen!r}; loaded: {sorted(models)}"
+        )
+    return found

@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shopml.core.errors import DataError, NotFittedError, ShopMLError, ValidationError
+from shopml.serve.responses import FastJSON
 
 log = logging.getLogger("shopml.serve")
 
@@ -42,9 +43,9 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the common error body."""
 
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: ApiError) -> Response:
         headers = {"WWW-Authenticate": "ApiKey"} if exc.status == 401 else None
-        return JSONResponse(_body(exc.code, exc.message, **exc.extra), exc.status, headers=headers)
+        return FastJSON(_body(exc.code, exc.message, **exc.extra), exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

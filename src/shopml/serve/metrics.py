@@ -32,6 +32,8 @@ class ServeMetrics:
         self.registry = CollectorRegistry()
         pid = str(os.getpid())
         self._pid = pid
+        #: (method, route, status) -> the counter's and the histogram's child for that series
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.requests = Counter(
             "shopml_requests",
             "HTTP requests answered",
@@ -65,9 +67,56 @@ class ServeMetrics:
             registry=self.registry,
         )
 
+        self.search_batch = Histogram(
+            "shopml_search_batch_size",
+            "Queries per search micro-batch (encoded and re-ranked together)",
+            ["pid"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=self.registry,
+        )
+        self.input_drift = Gauge(
+            "shopml_input_drift_psi",
+            "Population stability index of a feature of the served rows against training",
+            ["capability", "name", "feature", "pid"],
+            registry=self.registry,
+        )
+        self.score_drift = Gauge(
+            "shopml_score_drift_psi",
+            "Population stability index of the served scores against training",
+            ["capability", "name", "pid"],
+            registry=self.registry,
+        )
+        self.realised = Gauge(
+            "shopml_realised",
+            "Realised quality and decision cost on outcomes that arrived after training "
+            "(auc, auprc, cost, cost_do_nothing, excess = cost / do-nothing cost - 1)",
+            ["capability", "name", "metric", "pid"],
+            registry=self.registry,
+        )
+
+    def observe_search_batch(self, size: int) -> None:
+        """One micro-batch of ``size`` queries went to the search engine."""
+        self.search_batch.labels(self._pid).observe(size)
+
+    def set_monitoring(self, values: dict[str, list[tuple[tuple[str, ...], float]]]) -> None:
+        """Replace the monitoring gauges (see :func:`shopml.serve.monitoring.gauges`)."""
+        for key, gauge in (
+            ("input", self.input_drift), ("score", self.score_drift), ("realised", self.realised)
+        ):
+            gauge.clear()
+            for labels, value in values.get(key, []):
+                gauge.labels(*labels, self._pid).set(value)
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status), self._pid).inc()
-        self.latency.labels(method, route, self._pid).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:  # resolving labels takes locks and validation: once per series
+            children = self._children[key] = (
+                self.requests.labels(method, route, str(status), self._pid),
+                self.latency.labels(method, route, self._pid),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def set_models(self, versions: dict[tuple[str, str], str], generation: int) -> None:
         """Replace the model-version gauge with the loaded versions."""

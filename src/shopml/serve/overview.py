@@ -47,6 +47,20 @@ class Series(BaseModel):
 
     dates: list[str]
     counts: dict[str, list[float]]
+    source: str = Field(
+        "events", description="Where the counts come from: events, or orders when the shop "
+        "records no events (an order export)."
+    )
+    unit: str = Field("events", description="What is counted (events, order lines, units).")
+
+
+class CapabilityStatus(BaseModel):
+    """Whether a capability can run on this workspace (``shopml doctor``)."""
+
+    name: str
+    summary: str
+    ok: bool
+    missing: list[str] = Field(description="What data is missing, one sentence per need.")
 
 
 class ModelInfo(BaseModel):
@@ -78,12 +92,20 @@ class Overview(BaseModel):
     workspace: str
     tables: list[TableInfo]
     quarantine: Quarantine
-    activity: Series = Field(description="Events per day and type.")
+    activity: Series = Field(description="Events per day and type (order lines per day and status "
+                             "when the shop records no events).")
+    capabilities: list[CapabilityStatus] = Field(
+        default_factory=list, description="What this workspace can run, and what each "
+        "capability that cannot is missing (shopml doctor)."
+    )
+    capability_errors: list[str] = Field(
+        default_factory=list, description="Capability specs that could not be loaded."
+    )
     models: list[ModelInfo]
     serving: Serving
     endpoints: list[str] = Field(description="GET/POST paths of the API this server offers.")
-    example_users: list[str] = Field(description="Customers with the most events.")
-    example_items: list[str] = Field(description="Items with the most events.")
+    example_users: list[str] = Field(description="Customers with the most events (or orders).")
+    example_items: list[str] = Field(description="Items with the most events (or order lines).")
 
 
 class LeaderRow(BaseModel):
@@ -134,7 +156,10 @@ class CustomerProfile(BaseModel):
     orders: int
     completed_spend: float
     events_by_type: dict[str, int]
-    recent: list[EventRow] = Field(description="The most recent events, newest first.")
+    recent: list[EventRow] = Field(
+        description="The most recent events, newest first (order lines when the shop records "
+        "no events: event_type 'order (<status>)')."
+    )
     activity: Series
 
 
@@ -157,7 +182,11 @@ class ProductProfile(BaseModel):
     currency: str | None
     events_by_type: dict[str, int]
     units_sold: float
-    activity: Series = Field(description="Events per day and type for this item.")
+    orders: int = Field(0, description="Orders with a line of this item (any status).")
+    first_sold: str | None = None
+    last_sold: str | None = None
+    activity: Series = Field(description="Events per day and type for this item (units per day "
+                             "and order status when the shop records no events).")
     reviews: ReviewStats
 
 
@@ -182,16 +211,66 @@ def _str(value: Any) -> str | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
-def _series(frame: pd.DataFrame, kind: str = "event_type") -> Series:
+def _series(
+    frame: pd.DataFrame, kind: str = "event_type", source: str = "events", unit: str = "events"
+) -> Series:
     """``(day, kind, n)`` rows as aligned daily lists, the last :data:`MAX_DAYS` days with data."""
     if not len(frame):
-        return Series(dates=[], counts={})
+        return Series(dates=[], counts={}, source=source, unit=unit)
     wide = frame.pivot_table(index="day", columns=kind, values="n", aggfunc="sum", fill_value=0)
     wide = wide.sort_index().iloc[-MAX_DAYS:]
     return Series(
         dates=[pd.Timestamp(d).date().isoformat() for d in wide.index],
         counts={str(c): wide[c].astype(float).tolist() for c in wide.columns},
+        source=source,
+        unit=unit,
     )
+
+
+# order lines per day and status: a shop that exports orders and no events still has a history
+ORDER_ACTIVITY = (
+    "SELECT CAST(ts AS DATE) AS day, status AS event_type, {value} AS n FROM orders "
+    "WHERE ts IS NOT NULL AND status IS NOT NULL {filter} GROUP BY 1, 2"
+)
+
+
+def _activity(ws: Any, column: str | None = None, value: str | None = None,
+              units: bool = False) -> Series:
+    """Events per day and type for everything, one ``column = value``; orders when no events."""
+    where, params = ("", []) if column is None else (f"AND {column} = ?", [value])
+    events = ws.sql(
+        "SELECT CAST(ts AS DATE) AS day, event_type, count(*) AS n FROM events "
+        f"WHERE ts IS NOT NULL {where} GROUP BY 1, 2",
+        params,
+    )
+    if len(events) or (column is not None and _has_events(ws, column, value)):
+        return _series(events)
+    measure = "coalesce(sum(quantity), 0)" if units else "count(*)"
+    orders = ws.sql(ORDER_ACTIVITY.format(value=measure, filter=where), params)
+    return _series(orders, source="orders", unit="units" if units else "order lines")
+
+
+def _has_events(ws: Any, column: str, value: str | None) -> bool:
+    """Whether the entity has events at all (undated ones count: then orders are not shown)."""
+    n = ws.sql(f"SELECT count(*) AS n FROM events WHERE {column} = ?", [value])["n"].iloc[0]
+    return bool(n)
+
+
+def capability_status(ws: Any) -> tuple[list[CapabilityStatus], list[str]]:
+    """What the workspace can run (``shopml doctor``), and specs that could not be loaded."""
+    from shopml.capabilities import specs
+    from shopml.data.doctor import doctor
+
+    try:
+        found = specs()
+    except Exception as exc:  # noqa: BLE001 - a broken spec must not take the overview down
+        return [], [f"{type(exc).__name__}: {exc}"]
+    out = [
+        CapabilityStatus(name=f.name, summary=f.summary, ok=f.ok,
+                         missing=f.missing or ([f.error] if f.error else []))
+        for f in doctor(ws, found)
+    ]
+    return out, []
 
 
 # --------------------------------------------------------------------------- overview
@@ -199,18 +278,10 @@ def overview(settings: ServeSettings, snap: Snapshot | None, endpoints: list[str
     """Workspace tables and activity, registry models, and what this process serves."""
     with open_workspace(settings.workspace, read_only=True) as ws:
         info = ws.info()
-        activity = ws.sql(
-            "SELECT CAST(ts AS DATE) AS day, event_type, count(*) AS n FROM events "
-            "WHERE ts IS NOT NULL GROUP BY 1, 2"
-        )
-        users = ws.sql(
-            "SELECT user_id FROM events WHERE user_id IS NOT NULL "
-            f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {EXAMPLES}"
-        )
-        items = ws.sql(
-            "SELECT item_id FROM events WHERE item_id IS NOT NULL "
-            f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {EXAMPLES}"
-        )
+        activity = _activity(ws)
+        found, spec_errors = capability_status(ws)
+        users = _most_active(ws, "user_id")
+        items = _most_active(ws, "item_id")
     tables = [
         TableInfo(name=name, rows=t["rows"], time_range=t.get("time_range"))
         for name, t in info["tables"].items()
@@ -219,13 +290,27 @@ def overview(settings: ServeSettings, snap: Snapshot | None, endpoints: list[str
         workspace=str(settings.workspace),
         tables=tables,
         quarantine=Quarantine(**info["quarantine"]),
-        activity=_series(activity),
+        activity=activity,
+        capabilities=found,
+        capability_errors=spec_errors,
         models=registered_models(settings.registry, snap),
         serving=serving(snap),
         endpoints=endpoints,
-        example_users=users["user_id"].astype(str).tolist(),
-        example_items=items["item_id"].astype(str).tolist(),
+        example_users=users,
+        example_items=items,
     )
+
+
+def _most_active(ws: Any, column: str) -> list[str]:
+    """The ids with the most events; with the most order lines when there are no events."""
+    for tbl in ("events", "orders"):
+        top = ws.sql(
+            f"SELECT {column} FROM {tbl} WHERE {column} IS NOT NULL "
+            f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {EXAMPLES}"
+        )
+        if len(top):
+            return top[column].astype(str).tolist()
+    return []
 
 
 def serving(snap: Snapshot | None) -> Serving:
@@ -245,7 +330,7 @@ def serving(snap: Snapshot | None) -> Serving:
         loaded_at=dt.datetime.fromtimestamp(snap.loaded_at, dt.UTC).isoformat(timespec="seconds"),
         models=snap.versions(),
         default_recommender=snap.default_recommender,
-        search_items=snap.search.n_items if snap.search is not None else None,
+        search_items=next((len(s.obj.items_) for s in snap.served("search").values()), None),
         errors=list(snap.errors),
     )
 
@@ -253,7 +338,7 @@ def serving(snap: Snapshot | None) -> Serving:
 def registered_models(root: Path, snap: Snapshot | None) -> list[ModelInfo]:
     """The latest version of every registered model, its versions, metrics and config."""
     registry = Registry(root)
-    loaded = snap.versions() if snap is not None else {}
+    loaded = snap.registry_versions() if snap is not None else {}
     out = []
     for mv in registry.list():
         versions = [v.version for v in registry.versions(mv.capability, mv.name)]
@@ -339,11 +424,18 @@ def customer(settings: ServeSettings, user_id: str, limit: int = 50) -> Customer
             f"ORDER BY e.ts DESC NULLS LAST LIMIT {int(limit)}",
             [user_id],
         )
-        activity = ws.sql(
-            "SELECT CAST(ts AS DATE) AS day, event_type, count(*) AS n FROM events "
-            "WHERE user_id = ? AND ts IS NOT NULL GROUP BY 1, 2",
-            [user_id],
-        )
+        seen = None
+        if not len(by_type):  # an order export: the history is the order lines
+            recent = ws.sql(
+                "SELECT o.ts, 'order (' || coalesce(o.status, 'unknown') || ')' AS event_type, "
+                "o.item_id, i.title, o.quantity, o.unit_price AS price, NULL AS query "
+                "FROM orders o LEFT JOIN items i USING (item_id) WHERE o.user_id = ? "
+                f"ORDER BY o.ts DESC NULLS LAST, o.line LIMIT {int(limit)}",
+                [user_id],
+            )
+            seen = ws.sql("SELECT min(ts) AS first, max(ts) AS last FROM orders WHERE user_id = ?",
+                          [user_id])
+        activity = _activity(ws, "user_id", user_id)
     n_orders = int(orders["n"].iloc[0]) if len(orders) else 0
     known = bool(len(user) or len(by_type) or n_orders)
     return CustomerProfile(
@@ -352,8 +444,8 @@ def customer(settings: ServeSettings, user_id: str, limit: int = 50) -> Customer
         signup_ts=_iso(user["signup_ts"].iloc[0]) if len(user) else None,
         country=_str(user["country"].iloc[0]) if len(user) else None,
         events=int(by_type["n"].sum()) if len(by_type) else 0,
-        first_seen=_iso(by_type["first"].min()) if len(by_type) else None,
-        last_seen=_iso(by_type["last"].max()) if len(by_type) else None,
+        first_seen=_iso(by_type["first"].min() if len(by_type) else _at(seen, "first")),
+        last_seen=_iso(by_type["last"].max() if len(by_type) else _at(seen, "last")),
         orders=n_orders,
         completed_spend=float(orders["spend"].iloc[0]) if len(orders) else 0.0,
         events_by_type={
@@ -371,8 +463,13 @@ def customer(settings: ServeSettings, user_id: str, limit: int = 50) -> Customer
             )
             for r in recent.itertuples(index=False)
         ],
-        activity=_series(activity),
+        activity=activity,
     )
+
+
+def _at(frame: pd.DataFrame | None, column: str) -> Any:
+    """The first value of ``column`` (None for no frame or no rows)."""
+    return None if frame is None or not len(frame) else frame[column].iloc[0]
 
 
 # --------------------------------------------------------------------------- one product
@@ -384,14 +481,14 @@ def product(settings: ServeSettings, item_id: str, reviews: int = 5) -> ProductP
             "WHERE item_id = ? LIMIT 1",
             [item_id],
         )
-        activity = ws.sql(
-            "SELECT CAST(ts AS DATE) AS day, event_type, count(*) AS n FROM events "
-            "WHERE item_id = ? AND ts IS NOT NULL GROUP BY 1, 2",
-            [item_id],
+        by_type = ws.sql(
+            "SELECT event_type, count(*) AS n FROM events WHERE item_id = ? GROUP BY 1", [item_id]
         )
+        activity = _activity(ws, "item_id", item_id, units=True)
         sold = ws.sql(
-            "SELECT coalesce(sum(quantity), 0) AS units FROM orders "
-            "WHERE item_id = ? AND status = 'completed'",
+            "SELECT coalesce(sum(quantity) FILTER (WHERE status = 'completed'), 0) AS units, "
+            "count(DISTINCT order_id) AS orders, min(ts) AS first, max(ts) AS last "
+            "FROM orders WHERE item_id = ?",
             [item_id],
         )
         stats = ws.sql(
@@ -402,7 +499,6 @@ def product(settings: ServeSettings, item_id: str, reviews: int = 5) -> ProductP
             f"ORDER BY ts DESC NULLS LAST LIMIT {int(reviews)}",
             [item_id],
         )
-    by_type = activity.groupby("event_type")["n"].sum() if len(activity) else pd.Series(dtype=int)
     info = row.iloc[0] if len(row) else None
 
     def field(name: str) -> Any:
@@ -410,16 +506,21 @@ def product(settings: ServeSettings, item_id: str, reviews: int = 5) -> ProductP
 
     return ProductProfile(
         item_id=item_id,
-        known=info is not None or bool(len(activity)),
+        known=info is not None or bool(len(by_type)) or bool(int(sold["orders"].iloc[0])),
         title=_str(field("title")),
         description=_str(field("description")),
         category=_str(field("category")),
         brand=_str(field("brand")),
         price=_num(field("price")),
         currency=_str(field("currency")),
-        events_by_type={str(k): int(v) for k, v in by_type.items()},
+        events_by_type={
+            str(t): int(n) for t, n in zip(by_type["event_type"], by_type["n"], strict=True)
+        },
         units_sold=float(sold["units"].iloc[0]) if len(sold) else 0.0,
-        activity=_series(activity),
+        orders=int(sold["orders"].iloc[0]) if len(sold) else 0,
+        first_sold=_iso(_at(sold, "first")),
+        last_sold=_iso(_at(sold, "last")),
+        activity=activity,
         reviews=ReviewStats(
             reviews=int(stats["n"].iloc[0]),
             mean_rating=_num(stats["mean"].iloc[0]),

@@ -239,9 +239,24 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     models: dict[str, str]
+    capabilities: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Every registered capability and the names of its loaded models.",
+    )
     errors: list[str]
     generation: int
     feedback_writer: bool
+
+
+class CapabilityInfo(BaseModel):
+    """A registered capability: what it does, its dashboard pages and its loaded models."""
+
+    name: str
+    summary: str
+    models: list[str] = Field(description="Model names the capability offers.")
+    loaded: dict[str, str] = Field(description="Loaded model name -> version.")
+    pages: list[dict[str, str | int]]
+    api: bool
 
 
 class ErrorBody(BaseModel):

@@ -17,6 +17,8 @@ ENV = {
     "default_recommender": "SHOPML_SERVE_RECOMMENDER",
     "max_body_bytes": "SHOPML_SERVE_MAX_BODY",
     "bench_dir": "SHOPML_SERVE_BENCH_DIR",
+    "search_max_batch": "SHOPML_SERVE_SEARCH_MAX_BATCH",
+    "search_max_wait_ms": "SHOPML_SERVE_SEARCH_MAX_WAIT_MS",
 }
 
 
@@ -36,6 +38,8 @@ class ServeSettings:
     max_body_bytes: int = 1_048_576
     max_feedback_events: int = 1000
     search_encoder: str | None = None  # None: lexical search only ("minilm" needs the nlp extra)
+    search_max_batch: int = 16  # most concurrent queries encoded and re-ranked together
+    search_max_wait_ms: float = 0.0  # how long a query that finds the engine idle waits for more
     overlay_items_per_user: int = 50
     overlay_max_users: int = 200_000
     pump_interval_s: float = 0.1
@@ -60,6 +64,12 @@ class ServeSettings:
                 raise ValidationError(f"{key} must have at least 8 characters (got {len(value)})")
         if self.max_body_bytes < 1024:
             raise ValidationError(f"max_body_bytes must be >= 1024, got {self.max_body_bytes}")
+        if not 1 <= self.search_max_batch <= 1024:
+            raise ValidationError(f"search_max_batch must be 1..1024, got {self.search_max_batch}")
+        if not 0 <= self.search_max_wait_ms <= 1000:
+            raise ValidationError(
+                f"search_max_wait_ms must be 0..1000, got {self.search_max_wait_ms}"
+            )
 
     @property
     def feedback_dir(self) -> Path:
@@ -90,6 +100,8 @@ class ServeSettings:
         if not env["workspace"] or not env["registry"]:
             raise ValidationError(f"set {ENV['workspace']} and {ENV['registry']}")
         kwargs: dict[str, object] = {k: v for k, v in env.items() if v is not None}
-        if "max_body_bytes" in kwargs:
-            kwargs["max_body_bytes"] = int(str(kwargs["max_body_bytes"]))
+        for key, kind in (("max_body_bytes", int), ("search_max_batch", int),
+                          ("search_max_wait_ms", float)):  # fmt: skip
+            if key in kwargs:
+                kwargs[key] = kind(str(kwargs[key]))
         return cls(**kwargs)  # type: ignore[arg-type]

@@ -14,12 +14,12 @@ reloads too.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -27,23 +27,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shopml import capabilities
+from shopml.core.capability import LoadContext
 from shopml.core.errors import ValidationError
 from shopml.core.persist import atomic_write_text
-from shopml.predict.btyd import BGNBD, GammaGamma
-from shopml.predict.rfm import rfm_summary
-from shopml.recommend.base import Recommender
 from shopml.recommend.train import INTERACTION_EVENTS
 from shopml.registry import ModelVersion, Registry
-from shopml.serve import artifacts
+from shopml.serve import monitoring
 from shopml.serve.feedback import FeedbackService, Overlay
 from shopml.serve.metrics import ServeMetrics
 from shopml.serve.settings import ServeSettings
 from shopml.serve.workspace_io import open_workspace
-
-try:  # the search capability is optional: served only where it is importable
-    from shopml.search.engine import SearchEngine
-except ImportError:  # pragma: no cover
-    SearchEngine = None  # type: ignore[assignment,misc]
 
 try:
     import fcntl
@@ -86,80 +80,89 @@ class Catalogue:
 
 
 @dataclass(frozen=True)
-class LoadedRecommender:
+class Loaded:
+    """One served model: the registry version and what its capability's ``load`` returned."""
+
+    capability: str
     name: str
     version: ModelVersion
-    model: Recommender
-    data_until: pd.Timestamp | None  # feedback newer than this is applied online
+    obj: Any
+
+    @property
+    def model(self) -> Any:
+        return self.obj
 
     @property
     def ref(self) -> dict[str, str]:
         return {"name": self.name, "version": self.version.version}
 
-
-@dataclass(frozen=True)
-class LoadedCLV:
-    version: ModelVersion
-    bgnbd: BGNBD
-    gamma_gamma: GammaGamma | None
-    config: Mapping[str, Any]
-    # per user_id: RFM summary from the workspace's orders, and (if precomputed at load, with the
-    # default horizon and discount) p_alive, expected_purchases, expected_spend, clv
-    customers: pd.DataFrame | None
-    sorted_clv: np.ndarray | None  # the customers' CLV, sorted (percentiles and segments)
-
-    @property
-    def ref(self) -> dict[str, str]:
-        return {"name": self.version.name, "version": self.version.version}
+    @cached_property  # read on every recommendation request: parse once
+    def data_until(self) -> pd.Timestamp | None:
+        """The newest interaction the model was trained on (feedback after it is applied online)."""
+        return _data_until(self.version)
 
 
-@dataclass(frozen=True)
-class LoadedSearch:
-    engine: Any
-    n_items: int
-    lock: threading.Lock = field(default_factory=threading.Lock)  # the engine keeps per-query state
+#: kept for the routers' type hints: a served recommender is a :class:`Loaded`
+LoadedRecommender = Loaded
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Everything one request needs, never mutated after it is built."""
+    """Everything one request needs, never mutated after it is built.
+
+    ``models`` maps capability -> model name -> :class:`Loaded`, for every capability spec
+    that has a ``load`` and every model of it in the registry.
+    """
 
     generation: int
     loaded_at: float
-    recommenders: Mapping[str, LoadedRecommender]
-    default_recommender: str | None
-    clv: LoadedCLV | None
-    search: LoadedSearch | None
+    models: Mapping[str, Mapping[str, Loaded]]
+    defaults: Mapping[str, str]
     catalogue: Catalogue
     errors: tuple[str, ...] = ()
 
+    def served(self, capability: str) -> Mapping[str, Loaded]:
+        """The loaded models of a capability (empty if none)."""
+        return self.models.get(capability, MappingProxyType({}))
+
+    @property
+    def recommenders(self) -> Mapping[str, Loaded]:
+        return self.served("recommend")
+
+    @property
+    def default_recommender(self) -> str | None:
+        return self.defaults.get("recommend")
+
     def versions(self) -> dict[str, str]:
         """``capability/name -> version`` of every loaded model."""
-        out = {f"recommend/{n}": r.version.version for n, r in self.recommenders.items()}
-        if self.clv is not None:
-            out[f"{self.clv.version.capability}/{self.clv.version.name}"] = self.clv.version.version
-        return out
+        return {
+            f"{cap}/{name}": loaded.version.version
+            for cap, models in self.models.items()
+            for name, loaded in models.items()
+        }
+
+    def registry_versions(self) -> dict[str, str]:
+        """``registry folder/name -> version`` of every loaded model (where it is stored,
+        which differs from where it is served for versions kept in a legacy place)."""
+        return {
+            f"{loaded.version.capability}/{loaded.version.name}": loaded.version.version
+            for models in self.models.values()
+            for loaded in models.values()
+        }
 
     @property
     def ready(self) -> bool:
-        return bool(self.recommenders) or self.clv is not None
+        return any(self.models.values())
 
 
 # --------------------------------------------------------------------------- loading
 
 
-def _read_workspace(
-    settings: ServeSettings, need_orders: bool, seed_after: pd.Timestamp | None
-) -> dict[str, pd.DataFrame]:
-    """Catalogue, completed orders (for CLV) and recent interaction events (overlay), in one visit."""
+def _read_workspace(settings: ServeSettings, seed_after: pd.Timestamp | None) -> dict[str, pd.DataFrame]:
+    """The catalogue and recent interaction events (to seed the overlay), in one visit."""
     out: dict[str, pd.DataFrame] = {}
     with open_workspace(settings.workspace, read_only=True) as ws:
         out["items"] = ws.df("items", columns=CATALOGUE_COLUMNS)
-        if need_orders:
-            out["orders"] = ws.sql(
-                "SELECT user_id, ts, quantity * unit_price AS value FROM orders "
-                "WHERE status = 'completed' AND user_id IS NOT NULL AND ts IS NOT NULL"
-            )
         if seed_after is not None:
             types = ", ".join(f"'{t}'" for t in INTERACTION_EVENTS)
             out["recent"] = ws.sql(
@@ -167,54 +170,6 @@ def _read_workspace(
                 f"AND event_type IN ({types}) ORDER BY ts DESC LIMIT {OVERLAY_SEED_LIMIT}) ORDER BY ts",
                 [seed_after.to_pydatetime()],
             )
-    return out
-
-
-def _customers(orders: pd.DataFrame, freq: str) -> pd.DataFrame | None:
-    if orders is None or not len(orders):
-        return None
-    orders = orders.assign(value=orders["value"].fillna(0.0))
-    end = pd.to_datetime(orders["ts"], utc=True).max()
-    return rfm_summary(orders, calibration_end=end, value_col="value", freq=freq)  # type: ignore[arg-type]
-
-
-def clv_table(
-    clv: LoadedCLV | tuple, frame: pd.DataFrame, horizon: float, discount_rate: float
-) -> pd.DataFrame:
-    """P(alive), expected purchases, spend per purchase and CLV for summary rows
-    (``frequency, recency, T, monetary_value``), vectorised.
-
-    Discounted per the model's ``step``; without discounting the per-step purchases sum to the
-    purchases over the whole horizon, so CLV is spend times purchases (what ``gg.clv`` gives).
-    """
-    bgnbd, gg, config = (
-        (clv.bgnbd, clv.gamma_gamma, clv.config) if isinstance(clv, LoadedCLV) else clv
-    )
-    x = frame["frequency"].to_numpy(dtype=float)
-    tx = frame["recency"].to_numpy(dtype=float)
-    age = frame["T"].to_numpy(dtype=float)
-    m = frame["monetary_value"].to_numpy(dtype=float)
-    # spend is known from repeat purchases with a given amount; otherwise the population mean
-    known = (x > 0) & np.isfinite(m)
-    out = pd.DataFrame(index=frame.index)
-    out["p_alive"] = bgnbd.p_alive(x, tx, age)
-    out["expected_purchases"] = bgnbd.predict_purchases(horizon, x, tx, age)
-    if gg is None:
-        out["expected_spend"] = out["clv"] = np.nan
-        return out
-    out["expected_spend"] = gg.conditional_expected_average_profit(
-        np.where(known, x, 0.0), np.where(known, m, 0.0)
-    )
-    if discount_rate == 0:
-        purchases = out["expected_purchases"].to_numpy()
-    else:  # purchases expected in step k are worth 1 / (1 + d)^k, as GammaGamma.clv discounts
-        step = float(config["step"])
-        k = np.arange(1, math.ceil(horizon / step - 1e-9) + 1)
-        ends = np.minimum(k * step, horizon)[:, None]
-        cum = bgnbd.predict_purchases(ends, x[None, :], tx[None, :], age[None, :])
-        per_step = np.diff(cum, axis=0, prepend=np.zeros((1, len(x))))
-        purchases = np.sum(per_step * (1.0 + discount_rate) ** -k[:, None], axis=0)
-    out["clv"] = out["expected_spend"].to_numpy() * purchases
     return out
 
 
@@ -229,97 +184,90 @@ def _data_until(version: ModelVersion) -> pd.Timestamp | None:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def load_snapshot(
-    settings: ServeSettings, generation: int, previous: Snapshot | None = None
-) -> tuple[Snapshot, pd.DataFrame | None]:
-    """Build a snapshot of the registry's latest versions; also returns events to seed the overlay."""
+def _placement(listed: list[ModelVersion]) -> dict[tuple[str, str], ModelVersion]:
+    """``(capability, model name) -> version`` for every registered version a spec serves.
+
+    A version sits under ``<capability>/<name>``, or under an older place a spec lists in its
+    ``legacy`` (CLV under ``predict/clv``); the newer place wins where both exist.
+    """
+    specs = capabilities.specs()
+    legacy = {place: spec.name for spec in specs.values() for place in spec.legacy}
+    out: dict[tuple[str, str], ModelVersion] = {}
+    for mv in listed:
+        place = f"{mv.capability}/{mv.name}"
+        if place in legacy:
+            out.setdefault((legacy[place], mv.name), mv)
+        elif mv.capability in specs and specs[mv.capability].load is not None:
+            out[(mv.capability, mv.name)] = mv
+    return out
+
+
+def load_models(
+    settings: ServeSettings, previous: Snapshot | None
+) -> tuple[dict[str, dict[str, Loaded]], list[str]]:
+    """Every served model of the registry, loaded by its capability's ``load`` (a version that
+    is already loaded is reused; one that fails keeps its previous version and is reported)."""
     registry = Registry(settings.registry)
     errors: list[str] = []
-    old_recs = previous.recommenders if previous else {}
-    recs: dict[str, LoadedRecommender] = {}
-    clv_version: ModelVersion | None = None
+    old = previous.models if previous is not None else {}
+    models: dict[str, dict[str, Loaded]] = {}
     try:
         listed = registry.list()
     except Exception as exc:  # noqa: BLE001 - an unreadable registry keeps the old models
         errors.append(f"registry {settings.registry}: {exc}")
-        listed = []
-        recs.update(old_recs)
-    for mv in listed:
-        if mv.capability == "recommend":
-            old = old_recs.get(mv.name)
-            if old is not None and old.version.path == mv.path:
-                recs[mv.name] = old  # unchanged: reuse the loaded model
-                continue
-            try:
-                model = artifacts.load_recommender(registry, mv)
-                recs[mv.name] = LoadedRecommender(mv.name, mv, model, _data_until(mv))
-            except Exception as exc:  # noqa: BLE001 - report and keep serving the previous one
-                errors.append(f"recommend/{mv.name}/{mv.version}: {type(exc).__name__}: {exc}")
-                if old is not None:
-                    recs[mv.name] = old
-        elif (mv.capability, mv.name) == (artifacts.CLV_CAPABILITY, artifacts.CLV_NAME):
-            clv_version = mv
-
-    clv_parts = None
-    kept_clv = previous.clv if previous is not None else None
-    if clv_version is not None:
+        return {c: dict(m) for c, m in old.items()}, errors
+    ctx = LoadContext(
+        workspace=settings.workspace,
+        open_workspace=lambda: open_workspace(settings.workspace, read_only=True),
+        settings=MappingProxyType(
+            {k: v for k, v in asdict(settings).items() if not k.endswith("_key")}
+        ),
+    )
+    for (cap, name), mv in _placement(listed).items():
+        kept = old.get(cap, {}).get(name)
+        if kept is not None and kept.version.path == mv.path:
+            models.setdefault(cap, {})[name] = kept  # unchanged: reuse the loaded model
+            continue
         try:
-            clv_parts = artifacts.load_clv(registry, clv_version)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"predict/clv/{clv_version.version}: {type(exc).__name__}: {exc}")
+            registry.verify(mv)
+            obj = capabilities.get(cap).part("load")(mv, ctx)
+            models.setdefault(cap, {})[name] = Loaded(cap, name, mv, obj)
+            problem = getattr(obj, "error", None)
+            if isinstance(problem, str) and problem:
+                errors.append(f"{cap}/{name}/{mv.version}: {problem}")
+        except Exception as exc:  # noqa: BLE001 - report and keep serving the previous one
+            errors.append(f"{cap}/{name}/{mv.version}: {type(exc).__name__}: {exc}")
+            if kept is not None:
+                models.setdefault(cap, {})[name] = kept
+    return models, errors
+
+
+def load_snapshot(
+    settings: ServeSettings, generation: int, previous: Snapshot | None = None
+) -> tuple[Snapshot, pd.DataFrame | None]:
+    """Build a snapshot of the registry's latest versions; also returns events to seed the overlay."""
+    models, errors = load_models(settings, previous)
+    recs = models.get("recommend", {})
     seeds = [r.data_until for r in recs.values() if r.data_until is not None]
-    seed_after = min(seeds) if seeds else None
-    data = _read_workspace(settings, need_orders=clv_parts is not None, seed_after=seed_after)
-
-    items = data["items"]
-    catalogue = Catalogue(items)
-    clv = None
-    if clv_parts is not None:
-        bgnbd, gg, config = clv_parts
-        customers, sorted_clv = None, None
-        try:
-            customers = _customers(data.get("orders"), config["freq"])
-        except Exception as exc:  # noqa: BLE001 - explicit summaries are still served
-            errors.append(f"predict/clv: the workspace's customer summaries failed: {exc}")
-        if customers is not None:
-            try:
-                # batch inference once per load: a known customer's answer is then a lookup
-                table = clv_table(clv_parts, customers, config["horizon"], config["discount_rate"])
-                customers = customers.join(table)
-                values = customers["clv"].to_numpy(dtype=float)
-                sorted_clv = np.sort(values[np.isfinite(values)]) if gg is not None else None
-            except Exception as exc:  # noqa: BLE001 - then computed per request, without segments
-                errors.append(f"predict/clv: precomputing the customers' CLV failed: {exc}")
-        clv = LoadedCLV(clv_version, bgnbd, gg, MappingProxyType(config), customers, sorted_clv)
-    elif clv_version is not None or (listed == [] and errors):
-        clv = kept_clv  # the new version failed to load (or the registry could not be read)
-
-    search = None
-    if SearchEngine is not None and len(items):
-        try:
-            engine = SearchEngine(encoder=settings.search_encoder).fit(items)
-            search = LoadedSearch(engine, len(items))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"search: {type(exc).__name__}: {exc}")
-            search = previous.search if previous is not None else None
-
-    default = settings.default_recommender
-    if default is not None and default not in recs:
-        errors.append(
-            f"default recommender {default!r} is not in the registry; have {sorted(recs)}"
-        )
-        default = None
-    if default is None and recs:
-        # the most recently registered model answers by default
-        default = max(recs.values(), key=lambda r: r.version.created or "").name
+    data = _read_workspace(settings, seed_after=min(seeds) if seeds else None)
+    defaults: dict[str, str] = {}
+    for cap, loaded in models.items():
+        if loaded:  # the most recently registered model answers by default
+            defaults[cap] = max(loaded.values(), key=lambda r: r.version.created or "").name
+    wanted = settings.default_recommender
+    if wanted is not None:
+        if wanted in recs:
+            defaults["recommend"] = wanted
+        else:
+            errors.append(
+                f"default recommender {wanted!r} is not in the registry; have {sorted(recs)}"
+            )
     snap = Snapshot(
         generation=generation,
         loaded_at=time.time(),
-        recommenders=MappingProxyType(recs),
-        default_recommender=default,
-        clv=clv,
-        search=search,
-        catalogue=catalogue,
+        models=MappingProxyType({c: MappingProxyType(m) for c, m in models.items()}),
+        defaults=MappingProxyType(defaults),
+        catalogue=Catalogue(data["items"]),
         errors=tuple(errors),
     )
     return snap, data.get("recent")
@@ -379,6 +327,7 @@ class ServeState:
                 self._seen_gen = self._bump_gen()
             versions = {tuple(k.split("/", 1)): v for k, v in snap.versions().items()}
             self.metrics.set_models(versions, snap.generation)  # type: ignore[arg-type]
+            self.metrics.set_monitoring(monitoring.gauges(snap))
             for e in snap.errors:
                 log.warning("reload: %s", e)
             return previous, snap

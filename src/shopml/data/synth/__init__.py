@@ -79,8 +79,33 @@ price given the simulated views. Carts not bought are removed explicitly 35% of 
 
 **Prices.** Regular price changes arrive at rate ``price_change_rate`` per item and day, each a
 step :math:`N(0, 0.07^2)` in log price, the path kept within 0.85-1.2 of list. Promotions
-(discount 10-35%, mean length ``promo_days``) cover a share ``promo_share`` of item-days. Prices
-move at random, never in response to demand, so elasticities are identifiable.
+(discount 10-35%, mean length ``promo_days``) cover a share ``promo_share`` of item-days. By default
+prices move at random, never in response to demand, so elasticities are identifiable.
+
+**Confounded prices.** With ``price_confounding`` :math:`\gamma > 0` the regular price also
+follows the demand a merchandiser anticipates,
+:math:`\log p^{\mathrm{reg}}_{id} \mathrel{+}= \mathrm{clip}(\gamma z_{c_i}(d), \pm\log 1.25)` with
+:math:`z_c(d) = \log(s(d)/w_{\mathrm{dow}(d)}) + \log g_c(d)` centred per category (dearer in
+the busy season, cheaper in the slow one), as real merchandisers price. Demand shocks and prices
+then move together, so a regression of log units on log price is biased towards zero (or
+beyond) while the true :math:`\epsilon_i` and costs stay in the truth; :math:`z` is a function of
+the date and the category only, so an estimator that adjusts for both (controls, double machine
+learning) can remove the bias. No extra random draws: with :math:`\gamma = 0` the tables are
+unchanged.
+
+**Customers leave** (buy-till-you-die). After each of their orders customer :math:`u` leaves
+for good with probability :math:`1 - (1 - p_u)(1 - 0.32\,\mathrm{bad})`, where
+:math:`p_u \sim \mathrm{Beta}(0.793, 2.426)` (mean 0.25: Fader, Hardie & Lee's 2005 BG/NBD
+estimate on CDNOW, the published fit of a real shop's customers) and ``bad`` marks a bad
+experience: the order's least satisfying line (satisfaction, below) has a z-score under -1
+(about the worst 16% of purchases: the defect showed, the match was poor, the price felt
+unfair); 0.32 is the share of consumers who say they would leave a brand they love after one
+bad experience (PwC, "Experience is everything", 2018). A customer who has left makes no
+further visits. So whether a customer orders again depends on their visit rate (frequency), on
+whether they are still a customer (recency) and on how their last orders went; the truth keeps
+:math:`p_u` and the moment each customer left (``dropout_prob``, ``dropout_sec``), which is
+the churn step's oracle. The draws come after all of browsing's others, so sessions, views and
+orders up to the moment a customer leaves are those of the same shop without drop-out.
 
 **Orders.** One order per session with a purchase, lines in viewing order, checkout shortly
 after the last action. Orders are cancelled with probability ``cancel_rate``. Satisfaction of
@@ -126,6 +151,13 @@ a position-based model :math:`P(\mathrm{click}) = k^{-\eta}\, \sigma(-3.5 + \the
 (``examination_decay`` :math:`\eta`); that probability is kept as ``true_ctr``. The context JSON
 holds the user's country, device, age band, tenure, hour, weekday and the page's category;
 clicks also appear as ``click`` events.
+
+**Step by step.** :mod:`shopml.data.synth.env` runs this model as environments for bandits and
+reinforcement learning, with the true rates known: :class:`~shopml.data.synth.env.BanditEnv`
+(visitor context -> arm(s) -> clicks under the position-based model above, regret against the
+best slate) and :class:`~shopml.data.synth.env.SessionEnv` (state -> recommended arm -> click,
+purchase through the funnel, next state). They draw the catalogue and customers with the same
+functions and random streams as :func:`simulate`, so no rate is restated there.
 
 Ground truth
 ============

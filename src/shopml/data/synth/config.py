@@ -42,6 +42,9 @@ class SimConfig:
     promo_share: float = 0.1  # share of item-days on promotion
     promo_days: float = 7.0  # mean promotion length
     price_change_rate: float = 1 / 45  # regular price changes per item and day
+    # how strongly regular prices follow anticipated demand (log price per log demand index);
+    # 0 = prices independent of demand (the default, a clean experiment)
+    price_confounding: float = 0.0
     # orders after the fact
     cancel_rate: float = 0.02
     review_rate: float = 0.15
@@ -93,7 +96,13 @@ class SimConfig:
                 raise bad(name, "a positive number")
         if not self.mean_views >= 1:
             raise bad("mean_views", "at least 1")
-        for name in ("yearly_amplitude", "holiday_boost", "price_change_rate", "examination_decay"):
+        for name in (
+            "yearly_amplitude",
+            "holiday_boost",
+            "price_change_rate",
+            "examination_decay",
+            "price_confounding",
+        ):
             if not getattr(self, name) >= 0:
                 raise bad(name, "a non-negative number")
         if self.yearly_amplitude >= 1:

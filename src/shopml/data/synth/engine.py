@@ -93,6 +93,8 @@ def simulate(config: SimConfig | None = None, **overrides: object) -> SimResult:
         reviews=make_reviews(cfg, rng["reviews"], cal, cat, orders, lines, returned),
         support=make_support(cfg, rng["support"], cal, orders, lines, returned),
         base_demand=honest.base_demand,
+        dropout_prob=honest.dropout_prob,
+        dropout_sec=honest.dropout_sec,
     )
     tables, truth = build(world, rng["ids"])
     return SimResult(config=cfg, truth=truth, seconds=time.perf_counter() - t0, **tables)

@@ -1,8 +1,12 @@
-"""Daily price paths: occasional regular price changes plus promotions, independent of demand.
+"""Daily price paths: occasional regular price changes plus promotions, optionally confounded.
 
-Prices move at random times by random amounts, never in response to demand, so the
-elasticities stay identifiable from the simulated sales (a shop's real prices are not
-like that; the simulator's are meant to be a clean experiment).
+By default prices move at random times by random amounts, never in response to demand, so the
+elasticities stay identifiable from the simulated sales (a clean experiment). A shop's real
+prices are not like that: a merchandiser raises prices into a busy season and cuts them when
+trade is slow. ``SimConfig.price_confounding`` > 0 adds that behaviour (see
+:func:`demand_index`), so a naive regression of units on price is biased while the true
+elasticities (and costs) stay in the truth. :func:`expected_units` is the simulator's demand
+curve in closed form, used as the environment of the pricing benchmarks.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from shopml.data.synth.strings import boolean, json_objects, money
 DISCOUNTS = np.array([0.1, 0.15, 0.2, 0.25, 0.3, 0.35])
 PRICE_STEP_SD = 0.07  # sd of a regular price change, in log price
 REGULAR_BOUNDS = (0.85, 1.2)  # regular price stays within these multiples of the list price
+# the merchandiser's seasonal move is capped at +-25% so that r = p / p0 stays >= 0.41 and the
+# funnel's min(1, .) ceilings keep (almost) never binding (see the model in shopml.data.synth)
+CONFOUNDED_CAP = 0.25
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,11 @@ def make_prices(cfg: SimConfig, rng: np.random.Generator, cat: Catalogue) -> Pri
     changes[:, 0] = False  # day 0 is at list price
     steps = np.where(changes, rng.normal(0.0, PRICE_STEP_SD, (n, days)), 0.0)
     log_mult = np.clip(np.cumsum(steps, axis=1), *np.log(REGULAR_BOUNDS))
+    if cfg.price_confounding > 0:
+        # no random draws here: the switch leaves every other draw of the stream unchanged
+        z = demand_index(cfg, cat)[cat.category]
+        cap = np.log1p(CONFOUNDED_CAP)
+        log_mult = log_mult + np.clip(cfg.price_confounding * z, -cap, cap)
     regular = shop_round(cat.base_price[:, None] * np.exp(log_mult))
 
     # promotions: a two-state chain per item whose on-share is promo_share
@@ -66,6 +78,37 @@ def make_prices(cfg: SimConfig, rng: np.random.Generator, cat: Catalogue) -> Pri
             remaining[active] -= 1
     price = np.round(regular * (1.0 - discount), 2)
     return PricePaths(regular, discount, price)
+
+
+def demand_index(cfg: SimConfig, cat: Catalogue) -> np.ndarray:
+    """The demand a merchandiser anticipates, per category (rows) and day (columns), in logs.
+
+    :math:`z_c(d) = \\log y(d) + \\log g_c(d)` (the yearly traffic factor with its holiday
+    peak times the category's own cycle; the weekly rhythm is left out: nobody reprices by
+    weekday), centred on its mean over the horizon per category. It is a function of the date
+    and the category only, so a model that sees both can adjust for it.
+    """
+    from shopml.data.synth.calendar import make_calendar
+
+    cal = make_calendar(cfg)
+    z = np.log(cal.yearly)[None, :] + np.log(cal.cycle(cat.cat_peak, cat.cat_amplitude))
+    return z - z.mean(axis=1, keepdims=True)
+
+
+def expected_units(
+    base_demand: np.ndarray,
+    base_price: np.ndarray,
+    elasticity: np.ndarray,
+    price: np.ndarray,
+    season: np.ndarray | float = 1.0,
+) -> np.ndarray:
+    """Expected units :math:`\\mathrm{base}_i\\, s\\, (p / p^0_i)^{\\epsilon_i}` (broadcasting).
+
+    The simulator's constant-elasticity demand curve (the funnel's ``min`` ceilings aside);
+    ``price`` may carry extra trailing axes (a price ladder per item) when the per-item arrays
+    are given as columns.
+    """
+    return base_demand * season * (price / base_price) ** elasticity
 
 
 def prices_frame(paths: PricePaths, cat: Catalogue, cal: Calendar, cfg: SimConfig) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,6 +71,11 @@ class SimTruth:
     order_fraud: np.ndarray
     review_id: np.ndarray
     review_satisfaction: np.ndarray
+    # per user (aligned with user_id): P(leaving after a purchase) and when they left, in
+    # seconds from the start of the horizon (inf: still a customer at the end; 0 and inf for
+    # fraud accounts); empty in truth files written before drop-out was simulated
+    dropout_prob: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    dropout_sec: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def config(self) -> SimConfig:
@@ -89,11 +94,18 @@ class SimTruth:
         """Read what :meth:`save` wrote; never unpickles anything."""
         try:
             with np.load(path, allow_pickle=False) as z:
-                data = {f.name: z[f.name] for f in fields(cls)}
+                # fields added later (with a default) may be missing from older files
+                data = {f.name: z[f.name] for f in fields(cls)
+                        if f.name in z.files or f.default_factory is MISSING}
         except (OSError, KeyError, ValueError) as exc:
             raise DataError(f"{path}: not a simulator truth file ({exc})") from exc
         data["config_json"] = str(data["config_json"])
         return cls(**data)
+
+
+def truth_file(workspace: str | Path) -> Path:
+    """Where the truth of a simulated workspace is kept: beside it, ``<name>.truth.npz``."""
+    return Path(workspace).with_suffix(".truth.npz")
 
 
 def load_truth(path: str | Path) -> SimTruth:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.special import expit
@@ -28,7 +28,7 @@ from shopml.data.synth.records import (
     scores,
 )
 from shopml.data.synth.strings import fill
-from shopml.data.synth.words import COUNTRIES, PAYMENTS
+from shopml.data.synth.words import COUNTRIES, NOUN_SYNONYMS, PAYMENTS
 
 MAX_VIEWS = 20
 CHUNK = 1 << 22  # scores computed per block of sessions x items of at most this many cells
@@ -40,13 +40,31 @@ VIEW_GAP, CART_DELAY, CHECKOUT_DELAY, REMOVE_DELAY = 40.0, 20.0, 90.0, 120.0  # 
 REMOVE_SHARE = 0.35  # carted but not bought items that are removed explicitly
 PAYMENT_WEIGHTS = (0.45, 0.3, 0.15, 0.1)
 FOREIGN_IP_SHARE = 0.03
+# Customers leave (buy-till-you-die). After each purchase customer u leaves with probability
+# p_u ~ Beta(a, b): a, b are Fader, Hardie & Lee's (2005) BG/NBD estimates on CDNOW (0.793,
+# 2.426; mean drop-out 0.25 per purchase), the published fit of a real shop's customers.
+DROPOUT_A, DROPOUT_B = 0.793, 2.426
+# A bad experience (an order whose worst line is among the least satisfying ~16% of purchases,
+# satisfaction z < -1: the defect showed, the match was poor, the price felt unfair) adds a
+# chance of leaving of one in three: PwC's "Experience is everything" survey (2018, 15,000
+# consumers) found 32% would walk away from a brand they love after one bad experience.
+BAD_EXPERIENCE_Z, BAD_EXPERIENCE_DROPOUT = -1.0, 0.32
 QUERY_TEMPLATES = (
     "{noun}",
     "{adjective} {noun}",
     "{material} {noun}",
     "{brand} {noun}",
     "{color} {noun}",
+    "{color} {material} {noun}",
+    "{adjective} {noun} {brand}",
 )
+# How shoppers' queries differ from the catalogue's words. Rates are assumptions of the order
+# reported for e-commerce search logs: about 10-15% of queries carry a misspelling (Hagen et
+# al. 2017 find ~10% in web queries, more on mobile), and a fifth of product searches name the
+# product in the shopper's words rather than the catalogue's (vocabulary mismatch, the reason
+# semantic retrieval exists).
+SYNONYM_SHARE = 0.2  # the noun replaced by a synonym where one is known (words.NOUN_SYNONYMS)
+TYPO_SHARE = 0.12  # one letter dropped or two neighbouring letters swapped
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,8 @@ class Browsing:
     lines: Lines
     base_demand: np.ndarray  # per item: expected units per day at the list price
     views: int
+    dropout_prob: np.ndarray  # per customer: P(leaving after a purchase), p_u
+    dropout_sec: np.ndarray  # per customer: when they left (inf: still a customer at the end)
 
 
 def draw_sessions(
@@ -191,17 +211,22 @@ def browse(
     first_item[v_s[starts]] = v_i[starts]
     searched = searched[first_item[searched] >= 0]
     fi = first_item[searched]
+    noun = cat.noun[fi].astype(object)
+    synonym = np.array([NOUN_SYNONYMS.get(w) for w in cat.noun], dtype=object)[fi]
+    use_synonym = (rng.random(searched.size) < SYNONYM_SHARE) & synonym.astype(bool)
+    noun[use_synonym] = synonym[use_synonym]
     query = fill(
         QUERY_TEMPLATES,
         rng.integers(0, len(QUERY_TEMPLATES), searched.size),
         {
-            "noun": cat.noun[fi],
+            "noun": noun,
             "adjective": cat.adjective[fi],
             "material": cat.material[fi],
             "brand": np.char.lower(cat.brand[fi].astype(str)).astype(object),
             "color": cat.color[fi],
         },
     )
+    query = misspell(rng, query, TYPO_SHARE)
 
     b = np.flatnonzero(buy)
     events = (
@@ -225,7 +250,97 @@ def browse(
     orders, lines = _orders(
         cfg, rng, cat, cust, sess, v_s[b], v_i[b], quantity[b], price[b], ratio[b], checkout
     )
-    return Browsing(sess, events, orders, lines, base_demand, n)
+    # drawn last, so every draw above is what it was without drop-out
+    p_u, gone = _dropout(rng, cust, orders, lines)
+    keep = sess.start <= gone[sess.user]  # a customer who left makes no more visits
+    kept_views = keep[v_s]
+    base_demand = (
+        np.bincount(v_i[kept_views], weights=(cart0 * buy0)[kept_views], minlength=cat.n)
+        * (1 + EXTRA_QUANTITY)
+        / cfg.days
+    )
+    sess, events, orders, lines = _keep_sessions(keep, sess, events, orders, lines)
+    return Browsing(sess, events, orders, lines, base_demand, int(kept_views.sum()), p_u, gone)
+
+
+def misspell(rng: np.random.Generator, texts: np.ndarray, share: float) -> np.ndarray:
+    """A share of ``texts`` with one typo: a letter dropped or two neighbouring letters swapped
+    (never the first letter, never a space), vectorised over code-point arrays."""
+    texts = np.asarray(texts, dtype=object)
+    rows = np.flatnonzero(rng.random(texts.size) < share)
+    if not rows.size:
+        return texts
+    u = texts[rows].astype(str)
+    width = max(int(np.char.str_len(u).max()), 1)
+    cp = u.astype(f"U{width}").view(np.uint32).reshape(rows.size, width).copy()
+    length = np.char.str_len(u)
+    ok = length >= 4
+    pos = 1 + (rng.random(rows.size) * np.maximum(length - 2, 1)).astype(np.int64)
+    pos = np.minimum(pos, np.maximum(length - 2, 1))
+    r = np.arange(rows.size)
+    letters = (cp[r, pos] != ord(" ")) & (cp[r, np.minimum(pos + 1, width - 1)] != ord(" "))
+    ok &= letters
+    swap = rng.random(rows.size) < 0.5
+    cols = np.broadcast_to(np.arange(width), cp.shape).copy()
+    # swap: exchange pos and pos + 1; drop: shift everything after pos one place left
+    s_rows = ok & swap
+    cols[s_rows, pos[s_rows]] = pos[s_rows] + 1
+    cols[s_rows, pos[s_rows] + 1] = pos[s_rows]
+    d_rows = ok & ~swap
+    after = cols >= pos[:, None]
+    shift = d_rows[:, None] & after
+    cols = np.where(shift, np.minimum(cols + 1, width), cols)
+    padded = np.concatenate([cp, np.zeros((rows.size, 1), np.uint32)], axis=1)
+    out = np.take_along_axis(padded, cols, axis=1)
+    typed = np.ascontiguousarray(out).view(f"U{width}").ravel()
+    result = texts.copy()
+    result[rows] = np.where(ok, typed, u).astype(object)
+    return result
+
+
+def _dropout(
+    rng: np.random.Generator, cust: Customers, orders: Orders, lines: Lines
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per customer: the drop-out probability p_u and when they leave (inf if they stay).
+
+    After each order the customer leaves with probability ``1 - (1 - p_u)(1 - 0.32 bad)``,
+    ``bad`` = the order's least satisfying line has satisfaction z-score below -1.
+    """
+    p_u = rng.beta(DROPOUT_A, DROPOUT_B, cust.n)
+    n_orders = orders.sec.size
+    sat = lines.satisfaction
+    z = (sat - np.nanmean(sat)) / (np.nanstd(sat) or 1.0) if sat.size else sat
+    worst = np.full(n_orders, np.inf)
+    np.minimum.at(worst, lines.order, np.nan_to_num(z, nan=np.inf))
+    bad = (worst < BAD_EXPERIENCE_Z) & ~orders.cancelled  # a cancelled order delivers nothing
+    p = 1.0 - (1.0 - p_u[orders.user]) * np.where(bad, 1.0 - BAD_EXPERIENCE_DROPOUT, 1.0)
+    leave = rng.random(n_orders) < p
+    gone = np.full(cust.n, np.inf)
+    np.minimum.at(gone, orders.user[leave], orders.sec[leave])
+    return p_u, gone
+
+
+def _keep_sessions(
+    keep: np.ndarray, sess: Sessions, events: Events, orders: Orders, lines: Lines
+) -> tuple[Sessions, Events, Orders, Lines]:
+    """The records of the kept sessions, with session and order indices renumbered."""
+    new_s = np.cumsum(keep) - 1
+    ke = keep[events.session]
+    ko = keep[orders.session]
+    kl = ko[lines.order]
+    new_o = np.cumsum(ko) - 1
+
+    def take(rec, mask, **renumbered):  # type: ignore[no-untyped-def]
+        return type(rec)(
+            **{f.name: renumbered.get(f.name, getattr(rec, f.name)[mask]) for f in fields(rec)}
+        )
+
+    return (
+        take(sess, keep),
+        take(events, ke, session=new_s[events.session[ke]]),
+        take(orders, ko, session=new_s[orders.session[ko]]),
+        take(lines, kl, order=new_o[lines.order[kl]]),
+    )
 
 
 def _orders(

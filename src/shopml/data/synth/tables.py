@@ -43,6 +43,8 @@ class World:
     reviews: Reviews
     support: Support
     base_demand: np.ndarray
+    dropout_prob: np.ndarray | None = None  # per honest customer (see sessions._dropout)
+    dropout_sec: np.ndarray | None = None
 
 
 def _time_ids(prefix: str, sec: np.ndarray, width: int) -> np.ndarray:
@@ -235,8 +237,19 @@ def build(w: World, rng: np.random.Generator) -> tuple[dict[str, pd.DataFrame], 
         order_fraud=od.fraud[order_by_time],
         review_id=review_ids.astype(str),
         review_satisfaction=rv.satisfaction[ro],
+        **_dropout_truth(w, users.signup_sec.size),
     )
     return tables, truth
+
+
+def _dropout_truth(w: World, n_users: int) -> dict[str, np.ndarray]:
+    """Drop-out per user; fraud accounts (after the honest customers) never buy to stay."""
+    if w.dropout_prob is None or w.dropout_sec is None:
+        return {}
+    prob, sec = np.zeros(n_users), np.full(n_users, np.inf)
+    prob[: w.dropout_prob.size] = w.dropout_prob
+    sec[: w.dropout_sec.size] = w.dropout_sec
+    return {"dropout_prob": prob, "dropout_sec": sec}
 
 
 def _labels(w: World, uid: np.ndarray, oid: np.ndarray, impressions: pd.DataFrame) -> pd.DataFrame:

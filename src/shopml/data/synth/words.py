@@ -532,3 +532,35 @@ SUPPORT_INTENTS: dict[str, tuple[str, tuple[str, ...], str]] = {
         "your bank within a few days.",
     ),
 }
+
+
+# What shoppers type for a product that the catalogue names otherwise (the simulator's search
+# queries use one of these for a share of searches: a known item a lexical match cannot find)
+NOUN_SYNONYMS: dict[str, str] = {
+    "chef knife": "kitchen knife", "cutting board": "chopping board", "frying pan": "skillet",
+    "saucepan": "cooking pot", "mixing bowl": "baking bowl", "kettle": "water boiler",
+    "colander": "strainer", "baking tray": "sheet pan", "wireless headphones": "earphones",
+    "bluetooth speaker": "portable speaker", "smartwatch": "fitness tracker",
+    "power bank": "portable charger", "usb-c charger": "phone charger", "webcam": "video camera",
+    "computer mouse": "mouse", "t-shirt": "tee", "hoodie": "sweatshirt", "jeans": "denim pants",
+    "summer dress": "sundress", "rain jacket": "raincoat", "sweater": "jumper",
+    "chinos": "trousers", "parka": "winter coat", "novel": "fiction book",
+    "cookbook": "recipe book", "travel guide": "guidebook", "comic": "graphic novel",
+    "building blocks": "bricks", "jigsaw puzzle": "puzzle", "plush bear": "teddy bear",
+    "toy car": "model car", "doll house": "dollhouse", "yoga mat": "exercise mat",
+    "dumbbell set": "weights", "water bottle": "drinking bottle", "football": "soccer ball",
+    "cycling helmet": "bike helmet", "jump rope": "skipping rope", "face cream": "moisturizer",
+    "perfume": "fragrance", "hair dryer": "blow dryer", "body lotion": "moisturising lotion",
+    "garden hose": "hosepipe", "plant pot": "flower pot", "pruning shears": "secateurs",
+    "lawn chair": "garden chair", "solar lamp": "garden light", "table lamp": "desk light",
+    "throw pillow": "cushion", "rug": "carpet", "storage basket": "bin",
+    "office chair": "desk chair", "bookshelf": "bookcase", "sofa": "couch",
+    "wardrobe": "closet", "side table": "end table", "necklace": "chain",
+    "earrings": "studs", "wristwatch": "watch", "dog bed": "pet bed", "cat tree": "cat tower",
+    "leash": "lead", "litter box": "litter tray", "aquarium": "fish tank",
+    "coffee beans": "espresso", "olive oil": "cooking oil", "dark chocolate": "cocoa bar",
+    "stroller": "pram", "crib": "cot", "pacifier": "dummy", "diaper bag": "nappy bag",
+    "fountain pen": "ink pen", "planner": "diary", "backpack": "rucksack",
+    "whiteboard": "dry erase board", "tent": "shelter", "headlamp": "head torch",
+    "trekking poles": "hiking poles", "cooler box": "cool box",
+}

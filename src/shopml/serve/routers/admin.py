@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from shopml.serve.auth import require_write_key
+from shopml import capabilities
+from shopml.serve import monitoring
+from shopml.serve.auth import require_read_key, require_write_key
 from shopml.serve.deps import get_state
 from shopml.serve.errors import ApiError
 from shopml.serve.schemas import Health, Readiness, ReloadResult, errors
@@ -21,6 +23,7 @@ router = APIRouter(
     responses=errors(401, 403, 503),
 )
 health = APIRouter(tags=["health"])
+monitor = APIRouter(prefix="/v1", tags=["monitoring"], dependencies=[Depends(require_read_key)])
 
 
 @router.post("/reload", response_model=ReloadResult, summary="Load the registry's latest versions")
@@ -57,9 +60,13 @@ def feedback_status(state: ServeState = Depends(get_state)) -> dict:
     }
 
 
+_OK = b'{"status":"ok"}'
+
+
 @health.get("/healthz", response_model=Health, summary="The process is up")
-def healthz() -> Health:
-    return Health(status="ok")
+async def healthz() -> Response:
+    # answered on the event loop with pre-encoded bytes: a liveness probe should cost nothing
+    return Response(_OK, media_type="application/json")
 
 
 @health.get(
@@ -68,11 +75,15 @@ def healthz() -> Health:
     summary="Models are loaded",
     responses={503: {"model": Readiness, "description": "Not ready"}},
 )
-def readyz(state: ServeState = Depends(get_state)):
+async def readyz(state: ServeState = Depends(get_state)):
     snap = state.snapshot
     body = Readiness(
         ready=bool(snap is not None and snap.ready),
         models=snap.versions() if snap is not None else {},
+        capabilities={
+            name: sorted(snap.served(name)) if snap is not None else []
+            for name in capabilities.specs()
+        },
         errors=list(snap.errors) if snap is not None else ["models not loaded yet"],
         generation=snap.generation if snap is not None else 0,
         feedback_writer=state.feedback.is_writer,
@@ -80,6 +91,14 @@ def readyz(state: ServeState = Depends(get_state)):
     if not body.ready and snap is not None and not body.errors:
         body.errors = ["no model in the registry; train one and POST /v1/admin/reload"]
     return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
+
+
+@monitor.get("/monitoring", summary="What the served models' monitors measured")
+def monitoring_report(state: ServeState = Depends(get_state)) -> list[dict]:
+    """Per served model: the monitors its capability declares, input drift per feature and
+    score drift against the training snapshot (PSI; below 0.1 stable, above 0.25 a major
+    shift), and realised quality and cost on outcomes that arrived after training."""
+    return monitoring.report(state.snapshot)
 
 
 @health.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -13,20 +13,18 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from shopml import capabilities
+from shopml.core.capability import Page
+from shopml.core.errors import ShopMLError
 from shopml.serve.errors import ApiError
 
 STATIC = Path(str(resources.files("shopml.serve") / "static"))
-PAGES = {
-    "": "overview.html",
-    "customer": "customer.html",
-    "product": "product.html",
-    "search": "search.html",
-    "support": "support.html",
-    "campaigns": "campaigns.html",
-}
+#: the platform's own pages; every other page comes from a capability's spec
+OVERVIEW = Page("", "Overview", "overview.html", order=0)
+MONITORING = Page("monitoring", "Monitoring", "monitoring.html", order=90)
 PREFIX = "/dashboard"
 # static files change only with the installed package: browsers may keep them for an hour
 CACHE = {"Cache-Control": "public, max-age=3600"}
@@ -62,15 +60,37 @@ def dashboard_slash() -> RedirectResponse:
     return RedirectResponse(PREFIX + "/")
 
 
-def _page(name: str):
+def pages() -> list[Page]:
+    """The dashboard's pages in navigation order: the overview, then every capability's (a
+    page shared by two capabilities, e.g. the customer page, is listed once)."""
+    found: dict[str, Page] = {OVERVIEW.slug: OVERVIEW, MONITORING.slug: MONITORING}
+    for spec in capabilities.specs().values():
+        for page in spec.all_pages:
+            found.setdefault(page.slug, page)
+    return sorted(found.values(), key=lambda p: (p.order, p.title))
+
+
+def _page(file: str):
     def page() -> FileResponse:
-        return FileResponse(STATIC / PAGES[name], media_type="text/html")
+        return FileResponse(STATIC / file, media_type="text/html")
 
     return page
 
 
-for _name in PAGES:
-    router.add_api_route(f"{PREFIX}/{_name}", _page(_name), methods=["GET"])
+@router.get(PREFIX + "/nav.json")
+def nav() -> JSONResponse:
+    """The navigation the pages draw: ``[[slug, title], ...]``."""
+    return JSONResponse([[p.slug, p.title] for p in pages()], headers=CACHE)
+
+
+def add_pages(app: FastAPI) -> None:
+    """A route per dashboard page of the registered capabilities."""
+    for page in pages():
+        if not (STATIC / page.file).is_file():
+            raise ShopMLError(f"dashboard page {page.file} of /dashboard/{page.slug} is missing")
+        app.add_api_route(
+            f"{PREFIX}/{page.slug}", _page(page.file), methods=["GET"], include_in_schema=False
+        )
 
 
 @router.get(PREFIX + "/vendor/plotly.min.js")
@@ -112,5 +132,6 @@ def docs(request: Request) -> HTMLResponse:
 
 
 def mount_static(app: FastAPI) -> None:
-    """The pages' own scripts and styles under ``/dashboard/static``."""
+    """The pages of every capability, and their scripts and styles under ``/dashboard/static``."""
+    add_pages(app)
     app.mount(PREFIX + "/static", StaticFiles(directory=STATIC), name="dashboard-static")

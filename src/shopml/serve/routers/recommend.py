@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import time
+from typing import Annotated, Any, Literal
 
 import numpy as np
-import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query
+from starlette.concurrency import run_in_threadpool
 
-from shopml.recommend.base import Filters
+from shopml.recommend.base import Filters, Recommender
 from shopml.serve.auth import require_read_key
 from shopml.serve.deps import get_snapshot, get_state, pick_recommender
 from shopml.serve.errors import ApiError
+from shopml.serve.responses import FastJSON, catalogue_positions, item_rows
 from shopml.serve.schemas import (
     HistoryRequest,
-    Item,
     K,
-    ModelRef,
-    Reason,
     Recommendations,
     Similar,
     errors,
@@ -53,41 +52,77 @@ def _filters(include: list[str] | None, exclude: list[str] | None) -> Filters | 
     return Filters(include_categories=inc, exclude_categories=exc)
 
 
-def items_out(frame: pd.DataFrame, catalogue: Catalogue, id_col: str = "item_id") -> list[Item]:
-    """Model output (item id, score, rank) joined with the catalogue, as response items."""
-    if not len(frame):
-        return []
-    ids = frame[id_col].astype(str).tolist()
-    info = catalogue.describe(ids)
-    score = frame["score"].to_numpy(dtype=np.float64)
-    scores = np.where(np.isfinite(score), score, np.nan).tolist()
-    ranks = frame["rank"].astype(int).tolist()
-    return [
-        Item(item_id=i, rank=r, score=None if s != s else s, title=t, category=c, price=p)
-        for i, r, s, t, c, p in zip(
-            ids, ranks, scores, info["title"], info["category"], info["price"], strict=True
-        )
-    ]
+#: a model call runs on the event loop while its class's calls average under this much CPU (a
+#: thread-pool hop costs more than EASE's whole top-k); heavier models (a large UserKNN, say) and
+#: torch models (which release the GIL) go to the thread pool
+INLINE_MAX_CPU_S = 0.002
+#: per recommender class: moving average of a call's CPU seconds (this thread's CPU time, which a
+#: busy machine does not inflate as it does wall time)
+_CPU: dict[type, float] = {}
+_TORCH: dict[type, bool] = {}
 
 
-def _history(rec: LoadedRecommender, user_id: str) -> list[str]:
+def _timed(cls: type, fn: Any, *args: Any) -> Any:
+    t0 = time.thread_time()
+    try:
+        return fn(*args)
+    finally:
+        spent = time.thread_time() - t0
+        prev = _CPU.get(cls)
+        _CPU[cls] = spent if prev is None else 0.9 * prev + 0.1 * spent
+
+
+async def _call(model: Recommender, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` for a request on ``model``: inline when its class's calls are short."""
+    cls = type(model)
+    if cls not in _TORCH:
+        _TORCH[cls] = any(c.__name__ == "TorchRecommender" for c in cls.__mro__)
+    if _TORCH[cls] or _CPU.get(cls, 0.0) > INLINE_MAX_CPU_S:
+        return await run_in_threadpool(_timed, cls, fn, *args)
+    return _timed(cls, fn, *args)
+
+
+def _answer_items(
+    rec: LoadedRecommender, catalogue: Catalogue, top: np.ndarray, scores: np.ndarray
+) -> list[dict[str, Any]]:
+    """Answer items of a recommender's top (dense item indices and scores)."""
     m = rec.model
-    if user_id not in m.users_:
-        return []
-    u = int(m.users_.encode([user_id])[0])
-    return m.items_.decode(m.train_[u].indices).tolist()
+    pos = catalogue_positions(catalogue, m, lambda: m.items_.ids)
+    ids = m.items_.ids[top].tolist()
+    return item_rows(catalogue, ids, pos[top], scores, extra={"explanation": None})
 
 
-def _explain(rec: LoadedRecommender, snap: Snapshot, user_id: str, items: list[Item]) -> None:
+def _explain(
+    rec: LoadedRecommender, snap: Snapshot, user_id: str, items: list[dict[str, Any]]
+) -> None:
     for it in items:
-        it.explanation = [
-            Reason(
-                because_of=r["because_of"],
-                title=snap.catalogue.title(r["because_of"]),
-                similarity=r["similarity"] if np.isfinite(r["similarity"]) else None,
-            )
-            for r in rec.model.explain(user_id, it.item_id, n=3)
+        it["explanation"] = [
+            {
+                "because_of": r["because_of"],
+                "title": snap.catalogue.title(r["because_of"]),
+                "similarity": r["similarity"] if np.isfinite(r["similarity"]) else None,
+            }
+            for r in rec.model.explain(user_id, it["item_id"], n=3)
         ]
+
+
+def _recommend_user(
+    rec: LoadedRecommender,
+    u: int,
+    recent: list[str],
+    k: int,
+    exclude_seen: bool,
+    filters: Filters | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of a user (dense index ``u``, -1 if unknown to the model) merged with their recent
+    feedback items: the model's scores of the training history plus the recent items."""
+    m = rec.model
+    if not recent:
+        return m.recommend_one(u, k, exclude_seen, filters)
+    seen = m.train_[u : u + 1].indices if u >= 0 else np.empty(0, np.int64)
+    new = m.items_.encode(recent, strict=False)
+    history = np.concatenate([seen.astype(np.int64), new[new >= 0].astype(np.int64)])
+    return m.recommend_one(-1, k, exclude_seen, filters, history=history)
 
 
 @router.get(
@@ -95,7 +130,7 @@ def _explain(rec: LoadedRecommender, snap: Snapshot, user_id: str, items: list[I
     response_model=Recommendations,
     summary="Top-k items for a user",
 )
-def recommend_user(
+async def recommend_user(
     user_id: UserId,
     k: K = 10,
     exclude_seen: bool = Query(
@@ -116,22 +151,20 @@ def recommend_user(
     ),
     snap: Snapshot = Depends(get_snapshot),
     state: ServeState = Depends(get_state),
-) -> Recommendations:
+) -> FastJSON:
     """Recommendations from the user's training history merged with their recent feedback."""
     rec = pick_recommender(snap, model)
     m = rec.model
     filters = _filters(include_categories, exclude_categories)
-    known = user_id in m.users_
+    u = int(m.users_.encode([user_id], strict=False)[0])
+    known = u >= 0
     recent = state.overlay.items("user", user_id, after=rec.data_until)
     cold = False
     if recent:
-        frame = m.recommend_for_history(_history(rec, user_id) + recent, k, exclude_seen, filters)
         source = "model+feedback" if known else "feedback"
     elif known:
-        frame = m.recommend([user_id], k, exclude_seen, filters)
         source = "model"
     elif fallback == "popular":
-        frame = m.recommend([user_id], k, exclude_seen, filters, unknown="popular")
         source, cold = "popular", True
     else:
         raise ApiError(
@@ -143,11 +176,19 @@ def recommend_user(
             user_id=user_id,
             model=rec.ref,
         )
-    items = items_out(frame, snap.catalogue)
-    if explain and known:
-        _explain(rec, snap, user_id, items)
-    return Recommendations(
-        user_id=user_id, model=ModelRef(**rec.ref), cold_start=cold, source=source, items=items
+    top, scores = await _call(m, _recommend_user, rec, u, recent, k, exclude_seen, filters)
+    items = _answer_items(rec, snap.catalogue, top, scores)
+    if explain and known:  # similarities (co-occurrence models: a matrix pass): off the loop
+        await run_in_threadpool(_explain, rec, snap, user_id, items)
+    return FastJSON(
+        {
+            "user_id": user_id,
+            "model": rec.ref,
+            "cold_start": cold,
+            "source": source,
+            "items": items,
+            "unknown_items": None,
+        }
     )
 
 
@@ -156,11 +197,11 @@ def recommend_user(
     response_model=Recommendations,
     summary="Top-k for an anonymous history",
 )
-def recommend_history(
+async def recommend_history(
     body: HistoryRequest,
     snap: Snapshot = Depends(get_snapshot),
     state: ServeState = Depends(get_state),
-) -> Recommendations:
+) -> FastJSON:
     """Recommendations for a visitor known only by the items they interacted with (no retraining);
     with ``session_id``, that session's recent feedback is added to the history."""
     rec = pick_recommender(snap, body.model)
@@ -168,21 +209,27 @@ def recommend_history(
     history = list(body.item_ids)
     if body.session_id is not None:
         history += state.overlay.items("session", body.session_id, after=rec.data_until)
-    known = (
-        m.items_.encode(np.asarray(history, dtype=object), strict=False) >= 0
+    codes = (
+        m.items_.encode(np.asarray(history, dtype=object), strict=False)
         if history
-        else np.zeros(0, bool)
+        else np.zeros(0, np.int32)
     )
+    known = codes >= 0
     unknown = sorted({h for h, ok in zip(history, known, strict=True) if not ok})
     filters = _filters(body.include_categories, body.exclude_categories)
-    frame = m.recommend_for_history(history, body.k, body.exclude_seen, filters)
+    top, scores = await _call(
+        m, m.recommend_one, -1, body.k, body.exclude_seen, filters, codes[known].astype(np.int64)
+    )
     cold = not bool(known.any())
-    return Recommendations(
-        model=ModelRef(**rec.ref),
-        cold_start=cold,
-        source="popular" if cold else "history",
-        items=items_out(frame, snap.catalogue),
-        unknown_items=unknown[:100],
+    return FastJSON(
+        {
+            "user_id": None,
+            "model": rec.ref,
+            "cold_start": cold,
+            "source": "popular" if cold else "history",
+            "items": _answer_items(rec, snap.catalogue, top, scores),
+            "unknown_items": unknown[:100],
+        }
     )
 
 
@@ -198,7 +245,7 @@ def similar_items(
         None, max_length=128, description="Recommender name (default: the server's)."
     ),
     snap: Snapshot = Depends(get_snapshot),
-) -> Similar:
+) -> FastJSON:
     """The items the recommender finds most similar (embeddings, or co-occurrence)."""
     rec = pick_recommender(snap, model)
     if item_id not in rec.model.items_:
@@ -211,8 +258,12 @@ def similar_items(
             model=rec.ref,
         )
     frame = rec.model.similar_items([item_id], k)
-    return Similar(
-        item_id=item_id,
-        model=ModelRef(**rec.ref),
-        items=items_out(frame, snap.catalogue, "similar_item_id"),
+    m = rec.model
+    top = m.items_.encode(frame["similar_item_id"].to_numpy(dtype=object)).astype(np.int64)
+    return FastJSON(
+        {
+            "item_id": item_id,
+            "model": rec.ref,
+            "items": _answer_items(rec, snap.catalogue, top, frame["score"].to_numpy()),
+        }
     )

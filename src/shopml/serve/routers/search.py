@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from shopml.serve.auth import require_read_key
-from shopml.serve.deps import get_snapshot
+from shopml.serve.batching import Hits, SearchBatcher, split_results
+from shopml.serve.deps import get_snapshot, served_model
 from shopml.serve.errors import ApiError
-from shopml.serve.schemas import K, SearchHit, SearchResults, errors
+from shopml.serve.responses import FastJSON, item_rows
+from shopml.serve.schemas import K, SearchResults, errors
 from shopml.serve.state import Snapshot
 
 router = APIRouter(
@@ -21,8 +24,27 @@ router = APIRouter(
 )
 
 
+def batcher(request: Request) -> SearchBatcher:
+    """The app's search batcher (made on first use, one per worker process)."""
+    b = getattr(request.app.state, "search_batcher", None)
+    if b is None:
+        settings = request.app.state.settings
+        b = request.app.state.search_batcher = SearchBatcher(
+            max_batch=settings.search_max_batch,
+            max_wait_s=settings.search_max_wait_ms / 1000.0,
+            on_batch=request.app.state.metrics.observe_search_batch,
+        )
+    return b
+
+
+def _search_one(engine, q: str, k: int, filters: dict | None, method: str | None) -> Hits:
+    """One query without batching (a lexical engine: cheap enough to run alone)."""
+    return split_results(engine.search_batch([q], k=k, filters=filters, method=method), 1)[0]
+
+
 @router.get("/search", response_model=SearchResults, summary="Search the catalogue")
-def search(
+async def search(
+    request: Request,
     q: str = Query(
         ..., min_length=1, max_length=500, pattern=r"^[^\x00]*$", description="The query."
     ),
@@ -35,12 +57,10 @@ def search(
         None, description="Scorer (default: the best the engine has)."
     ),
     snap: Snapshot = Depends(get_snapshot),
-) -> SearchResults:
-    """The best ``k`` items for the query, with the spelling-corrected query."""
-    if snap.search is None:
-        raise ApiError(
-            503, "no_search", "search is not available: the workspace has no items to index"
-        )
+) -> FastJSON:
+    """The best ``k`` items for the query, with the spelling-corrected query. With semantic
+    retrieval, concurrent queries are encoded and re-ranked together (micro-batching)."""
+    loaded = served_model(snap, "search", None)
     if not q.strip():
         raise ApiError(422, "invalid_request", "q: the query is blank")
     if min_price is not None and max_price is not None and min_price > max_price:
@@ -54,34 +74,25 @@ def search(
         filters["brand"] = brand
     if min_price is not None or max_price is not None:
         filters["price"] = (min_price, max_price)
-    engine = snap.search.engine
+    engine = loaded.obj
     if method in ("dense", "rrf", "fusion") and getattr(engine, "dense_", None) is None:
         raise ApiError(
             422,
             "invalid_request",
             f"method {method!r} needs semantic retrieval, which this server runs without; use 'bm25'",
         )
-    with snap.search.lock:  # the engine keeps the last query's correction on itself
-        res = engine.search(q, k=k, filters=filters or None, method=method)
-        corrected = res.attrs.get("corrected_query")
-        used = method or engine.default_method()
-    ids = res["item_id"].astype(str).tolist()
-    info = snap.catalogue.describe(ids)
-    score = res["score"].to_numpy(dtype=np.float64)
-    scores = np.where(np.isfinite(score), score, np.nan).tolist()
-    hits = [
-        SearchHit(
-            item_id=i, rank=r, score=None if s != s else s, title=t, category=c, brand=b, price=p
-        )
-        for i, r, s, t, c, b, p in zip(
-            ids,
-            res["rank"].astype(int).tolist(),
-            scores,
-            info["title"],
-            info["category"],
-            info["brand"],
-            info["price"],
-            strict=True,
-        )
-    ]
-    return SearchResults(query=q, corrected_query=corrected, method=used, items=hits)
+    if getattr(engine, "dense_", None) is not None:  # the encoder and re-ranker batch well
+        hits = await batcher(request).search(engine, q, k, filters or None, method)
+    else:
+        hits = await run_in_threadpool(_search_one, engine, q, k, filters or None, method)
+    cat = snap.catalogue
+    pos = cat.index.get_indexer(np.asarray(hits.item_ids, dtype=object)).astype(np.int64)
+    items = item_rows(cat, hits.item_ids, pos, hits.scores, ("title", "category", "brand", "price"))
+    return FastJSON(
+        {
+            "query": q,
+            "corrected_query": hits.corrected_query,
+            "method": method or engine.default_method(),
+            "items": items,
+        }
+    )

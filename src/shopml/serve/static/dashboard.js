@@ -4,10 +4,6 @@
 
 const SHOP = (() => {
   const KEY = "shopml.apiKey";
-  const PAGES = [
-    ["", "Overview"], ["customer", "Customer"], ["product", "Product"],
-    ["search", "Search"], ["support", "Support"], ["campaigns", "Campaigns"],
-  ];
 
   function headers() {
     const k = localStorage.getItem(KEY);
@@ -113,7 +109,8 @@ const SHOP = (() => {
 
   function fill(id, ...nodes) {
     const node = document.getElementById(id);
-    node.replaceChildren(...nodes.flat(Infinity));
+    // a missing value (null, undefined) is left out, never printed as the text "null"
+    node.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined));
     return node;
   }
 
@@ -196,12 +193,19 @@ const SHOP = (() => {
     document.body.dataset.loaded = "true";
   }
 
+  /** The header: navigation over every capability's pages (the server's nav.json). */
   function nav(active) {
+    const links = el("nav", {});
+    const docs = () => links.append(el("a", { href: "/docs" }, "API docs"));
+    fetch("/dashboard/nav.json").then((r) => r.json()).then((pages) => {
+      for (const [p, label] of pages) {
+        links.append(el("a", { href: `/dashboard/${p}`, class: p === active ? "active" : null }, label));
+      }
+      docs();
+    }).catch(docs);
     const header = el("header", {},
       el("div", { class: "brand" }, "shopml"),
-      el("nav", {}, PAGES.map(([p, label]) =>
-        el("a", { href: `/dashboard/${p}`, class: p === active ? "active" : null }, label)),
-        el("a", { href: "/docs" }, "API docs")),
+      links,
       el("label", { class: "key" }, "API key",
         el("input", { id: "api-key", type: "password", placeholder: "only if the server needs one" })));
     document.body.prepend(header);

@@ -61,17 +61,18 @@ def _cases() -> list:
     return cases
 
 
-#: capabilities whose models do not implement the contract hooks yet (strict xfail: a case
-#: that starts passing fails here, so the entry must be removed): text, support and forecast
-#: lack _contract_example/_contract_outputs; inventory's policies are not Estimators yet
-KNOWN_GAPS = {"text", "support", "forecast", "inventory"}
+#: capabilities (or ``capability-model``) whose models do not pass the contract yet, marked
+#: xfail so that the gap stays visible: text and support lack _contract_example /
+#: _contract_outputs; inventory's policies are not Estimators yet; the forecast Ensemble cannot
+#: be saved on its own (the registry stores its forecasts). Remove an entry once it passes.
+KNOWN_GAPS = {"text", "support", "inventory", "forecast-ensemble"}
 
 
 def _mark_gaps(cases: list) -> list:
     out = []
     for c in cases:
-        if c.values[0] in KNOWN_GAPS:
-            gap = pytest.mark.xfail(reason=f"{c.values[0]}: contract hooks missing", strict=False)
+        if c.values[0] in KNOWN_GAPS or c.id in KNOWN_GAPS:
+            gap = pytest.mark.xfail(reason=f"{c.id}: contract not met yet", strict=False)
             c = pytest.param(*c.values, id=c.id, marks=[*c.marks, gap])
         out.append(c)
     return out

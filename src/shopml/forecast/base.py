@@ -191,6 +191,33 @@ class ForecastModel(Estimator):
         out = self._predict(int(h), X_df)
         return _tidy(out)
 
+    # contract test ----------------------------------------------------------------------
+    @classmethod
+    def _contract_example(cls) -> tuple[ForecastModel, dict, dict]:
+        """A model fitted on three small weekly series (tiny settings for the slow ones), a good
+        horizon and a bad one, for the generic contract test."""
+        rng = np.random.default_rng(0)
+        weeks = 60
+        ds = pd.date_range("2023-01-02", periods=weeks, freq="W-MON")
+        t = np.arange(weeks)
+        df = pd.DataFrame(
+            {
+                "unique_id": np.repeat(["a", "b", "c"], weeks),
+                "ds": np.tile(ds, 3),
+                "y": np.concatenate(
+                    [rng.poisson(m * (1.5 + np.sin(2 * np.pi * t / 13))) for m in (2, 5, 9)]
+                ).astype(float),
+            }
+        )
+        small = {"epochs": 1, "windows_per_epoch": 64, "hidden_size": 8, "num_layers": 1,
+                 "n_estimators": 20, "context_length": 8, "max_horizon": 4}
+        params = {k: v for k, v in small.items() if k in cls().get_params()}
+        return cls(**params).fit(df, freq="W"), {"h": 3}, {"h": 0}
+
+    def _contract_outputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        out = self.predict(inputs["h"])
+        return {c: out[c].to_numpy() for c in out.columns if c not in ("unique_id", "ds")}
+
     # hooks ------------------------------------------------------------------------------
     def _fit(self, df: pd.DataFrame) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

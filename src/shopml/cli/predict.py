@@ -69,10 +69,9 @@ def predict_cmd(
     """Score every row of a task with its latest registered model: customers (churn), orders
     (fraud), impressions (ctr) or sessions at their n-th event (conversion), with calibrated
     probabilities and, for fraud, ctr and conversion, the cost-based decision."""
-    import io
 
     from shopml.core.errors import DataError
-    from shopml.core.persist import atomic_write_bytes
+    from shopml.core.persist import atomic_write_parquet
     from shopml.data.workspace import Workspace
     from shopml.predict.tasks import check_task, load_task, score_task, scoring_data, task_options
     from shopml.registry import Registry
@@ -90,9 +89,7 @@ def predict_cmd(
         scores = score_task(loaded, X)
         scores.insert(0, loaded.config.get("entity", "id"), ids)
         scores["model"] = f"predict/{loaded.version.name}/{loaded.version.version}"
-        buf = io.BytesIO()
-        scores.to_parquet(buf, index=False)
-        atomic_write_bytes(out, buf.getvalue())
+        atomic_write_parquet(out, scores)
     except ShopMLError as exc:
         fail(exc)
     flagged = f", {int(scores['decision'].sum())} flagged" if "decision" in scores else ""

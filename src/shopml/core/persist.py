@@ -97,6 +97,15 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def atomic_write_parquet(path: str | Path, frame: Any) -> Path:
+    """Write a pandas DataFrame to ``path`` as Parquet (no index), atomically."""
+    import io
+
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
 def read_json(path: str | Path) -> Any:
     """Read a JSON file; never executes anything from it."""
     return json.loads(Path(path).read_text(encoding="utf-8"))

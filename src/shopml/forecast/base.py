@@ -15,6 +15,7 @@ zero and quantiles are sorted (no crossing).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -142,7 +143,7 @@ class Panel:
             ]
 
 
-class ForecastModel(Estimator):
+class ForecastModel(Estimator, ABC):
     """Base of every forecaster: ``fit(df, freq)`` then ``predict(h, X_df)``.
 
     Subclasses set :attr:`alias` (the model's column name in a :class:`~shopml.forecast.Forecaster`
@@ -219,11 +220,11 @@ class ForecastModel(Estimator):
         return {c: out[c].to_numpy() for c in out.columns if c not in ("unique_id", "ds")}
 
     # hooks ------------------------------------------------------------------------------
-    def _fit(self, df: pd.DataFrame) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _fit(self, df: pd.DataFrame) -> None: ...
 
-    def _predict(self, h: int, X_df: pd.DataFrame | None) -> pd.DataFrame:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def _predict(self, h: int, X_df: pd.DataFrame | None) -> pd.DataFrame: ...
 
     def fitted_params(self) -> dict[str, Any]:
         """JSON-ready fitted parameters worth showing (per series where they exist)."""

@@ -17,6 +17,7 @@ statsforecast compiles with numba on first use; ``NUMBA_CACHE_DIR`` defaults to
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -64,8 +65,9 @@ class StatsModel(ForecastModel):
     needs_statsforecast: ClassVar[bool] = True
     native_intervals: ClassVar[bool] = True
 
-    def _sf_model(self) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _sf_model(self) -> Any:
+        """The statsforecast model object this wrapper fits."""
 
     # the history is the state: y per series on its own dates
     def _fit(self, df: pd.DataFrame) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -137,7 +138,7 @@ def discount_weights(horizon: float, step: float, discount_rate: float) -> tuple
     return np.minimum(k * step, horizon), (1.0 + discount_rate) ** -k.astype(float)
 
 
-class CLVModel(Estimator):
+class CLVModel(Estimator, ABC):
     """The CLV contract: ``fit(orders)``, ``predict(orders, horizon_days)``, ``explain``, save/load.
 
     Subclasses implement ``_fit(orders, end)`` and ``_predict(orders, end, horizon_days,
@@ -237,13 +238,13 @@ class CLVModel(Estimator):
         return {"predict": self.predict(inputs["orders"], horizon_days=90.0).to_numpy()}
 
     # hooks
-    def _fit(self, orders: pd.DataFrame, end: pd.Timestamp) -> None:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def _fit(self, orders: pd.DataFrame, end: pd.Timestamp) -> None: ...
 
+    @abstractmethod
     def _predict(
         self, orders: pd.DataFrame, end: pd.Timestamp, horizon_days: float, discount_rate: float
-    ) -> pd.DataFrame:  # pragma: no cover
-        raise NotImplementedError
+    ) -> pd.DataFrame: ...
 
 
 def _drivers(e: pd.DataFrame) -> np.ndarray:

@@ -24,7 +24,6 @@ pair features -> the chosen scorer (``bm25``, ``dense``, ``rrf``, ``fusion`` or 
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ import scipy.sparse as sp
 
 from shopml.core.errors import ValidationError
 from shopml.core.estimator import FORMAT, Estimator
-from shopml.core.persist import atomic_write_bytes, read_json
+from shopml.core.persist import atomic_write_parquet, read_json
 from shopml.search.analyzer import Analyzer, Tokens
 from shopml.search.bm25 import BM25
 from shopml.search.dense import DenseIndex, SentenceEncoder, TextEncoder
@@ -221,9 +220,7 @@ class SearchEngine(Estimator):
         }
 
     def _save_files(self, folder: Path) -> None:
-        buf = io.BytesIO()
-        self.items_.to_parquet(buf, index=False)
-        atomic_write_bytes(folder / "items.parquet", buf.getvalue())
+        atomic_write_parquet(folder / "items.parquet", self.items_)
         for name in ("reranker", "regressor"):
             model = getattr(self, f"{name}_")
             if model is not None:

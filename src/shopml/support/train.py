@@ -9,14 +9,13 @@ meta. ``batch`` drafts an answer for every message of a workspace into Parquet.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from shopml.core.errors import DataError
-from shopml.core.persist import atomic_write_bytes
+from shopml.core.persist import atomic_write_parquet
 from shopml.support.assistant import SupportAssistant
 from shopml.support.intents import IntentClassifier
 from shopml.support.kb import KnowledgeBase
@@ -177,8 +176,4 @@ def batch(
         msgs = ws.sql(MESSAGES_SQL)
         frame = answer_frame(assistant, msgs, ws.sql)
     frame["model"] = f"support/{name}/{version.version}"
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    out = Path(out)
-    atomic_write_bytes(out, buf.getvalue())
-    return out
+    return atomic_write_parquet(out, frame)

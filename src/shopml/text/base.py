@@ -19,6 +19,7 @@ and convert. Persistence: the base saves the target (classes, kind, scale); mode
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,7 +94,7 @@ def _numeric(classes: np.ndarray) -> np.ndarray | None:
         return None
 
 
-class SentimentModel(Estimator):
+class SentimentModel(Estimator, ABC):
     """Base of the text models (see the module docstring for the contract)."""
 
     capability = "text"
@@ -148,11 +149,11 @@ class SentimentModel(Estimator):
         return self
 
     # ----------------------------------------------------------------- hooks
-    def _fit(self, texts: list[str], y: np.ndarray, sample_weight: np.ndarray | None) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _fit(self, texts: list[str], y: np.ndarray, sample_weight: np.ndarray | None) -> None: ...
 
-    def _raw(self, texts: list[str]) -> np.ndarray:
-        raise NotImplementedError
+    @abstractmethod
+    def _raw(self, texts: list[str]) -> np.ndarray: ...
 
     # ----------------------------------------------------------------- verbs
     def _checked(self, texts: Any) -> list[str]:

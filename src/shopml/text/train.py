@@ -8,7 +8,6 @@ model as ``text/<name>``. ``batch`` scores every review of a workspace into Parq
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from shopml.core.errors import DataError
-from shopml.core.persist import atomic_write_bytes
+from shopml.core.persist import atomic_write_parquet
 from shopml.text.base import SentimentModel, infer_target, validation_split
 
 REVIEWS_SQL = (
@@ -178,8 +177,4 @@ def batch(
         reviews = ws.sql(REVIEWS_SQL)
     scored = score_reviews(model, reviews)
     scored["model"] = f"text/{name}/{version.version}"
-    buf = io.BytesIO()
-    scored.to_parquet(buf, index=False)
-    out = Path(out)
-    atomic_write_bytes(out, buf.getvalue())
-    return out
+    return atomic_write_parquet(out, scored)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from shopml.core.errors import DataError, ValidationError
-from shopml.core.persist import atomic_write_bytes
+from shopml.core.persist import atomic_write_bytes, atomic_write_parquet
 from shopml.registry import ModelVersion, Registry
 from shopml.vision.base import ImageClassifier
 from shopml.vision.io import decode_many, decode_one, read_labelled_images
@@ -298,12 +298,7 @@ def batch(
     scored["suggested_category"] = auto_tags(scored)
     scored["embedding"] = [None if e is None else e.tolist() for e in scored["embedding"]]
     scored["model"] = f"{CAPABILITY}/{name}/{version.version}"
-    buf = io.BytesIO()
-    scored.to_parquet(buf, index=False)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, buf.getvalue())
-    return out
+    return atomic_write_parquet(out, scored)
 
 
 def auto_tags(scored: pd.DataFrame, min_confidence: float = 0.0) -> pd.Series:
